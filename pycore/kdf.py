@@ -12,10 +12,12 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pycore import primitives
 from pycore.errors import KdfParamsError
 
-SALT_SIZE = primitives.PWHASH_SALT_SIZE
+# The relay imports this module (through the bundle's public verifier) to enforce the floor, and must not import
+# anything that can decrypt: the primitives layer is imported only inside the functions that run Argon2id.
+
+SALT_SIZE = 16
 ROOT_SIZE = 32
 KIB = 1024
 
@@ -81,6 +83,8 @@ def normalize_passphrase(passphrase: str) -> bytes:
 
 def derive_root(passphrase: str, salt: bytes, params: Argon2idParams) -> bytes:
     """The 32-byte passphrase root that the passphrase factor's keys are derived from."""
+    from pycore import primitives
+
     check_params(params.opslimit, params.memlimit_kib)
     return primitives.crypto_pwhash_argon2id(
         ROOT_SIZE, normalize_passphrase(passphrase), salt, params.opslimit, params.memlimit_bytes
@@ -88,10 +92,14 @@ def derive_root(passphrase: str, salt: bytes, params: Argon2idParams) -> bytes:
 
 
 def new_salt() -> bytes:
+    from pycore import primitives
+
     return primitives.randombytes(SALT_SIZE)
 
 
 def _measure(params: Argon2idParams) -> float:
+    from pycore import primitives
+
     start = time.perf_counter()
     primitives.crypto_pwhash_argon2id(ROOT_SIZE, b"calibration", bytes(SALT_SIZE), params.opslimit, params.memlimit_bytes)
     return time.perf_counter() - start
