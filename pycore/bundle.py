@@ -2,7 +2,8 @@
 
 A device never adopts a version it cannot fully open: the slot must open with the factor it holds, the keyring must
 decrypt, its identity seed must give the header's identity key, and its active epoch must be the header's write epoch.
-The public format and the decrypt-free checks (signature, chain, pin) live in ``bundle_public``. SPEC.md §"Account bundle".
+The public format and the decrypt-free checks (signature, chain, pin) live in ``bundle_public``.
+SPEC.md §"Account bundle".
 """
 
 from __future__ import annotations
@@ -125,9 +126,7 @@ def _build(
     return UnlockedBundle(parse_bundle(encoded), account_key, keyring)
 
 
-def create_bundle(
-    factors: Sequence[FactorSpec], *, now: int, account_id: bytes | None = None
-) -> UnlockedBundle:
+def create_bundle(factors: Sequence[FactorSpec], *, now: int, account_id: bytes | None = None) -> UnlockedBundle:
     """Version 1 of a new account: random account id, account key, identity key, collection id and epoch-1 key."""
     keyring = Keyring(
         identity_seed=primitives.randombytes(32),
@@ -239,7 +238,7 @@ def new_factor_spec(kind: FactorType, box_public: bytes, meta: FactorMeta) -> Fa
 
 
 def fingerprint(identity_public: bytes) -> str:
-    """The account fingerprint printed on the recovery kit: 160 bits of BLAKE2b of the identity key, base32 in groups."""
+    """The fingerprint printed on the recovery kit: 160 bits of BLAKE2b of the identity key, base32 in groups."""
     digest = primitives.crypto_generichash(b"vellum/v1/fingerprint" + identity_public, 20)
     text = base64.b32encode(digest).decode("ascii")
     return "-".join(text[i : i + 4] for i in range(0, len(text), 4))

@@ -380,9 +380,7 @@ def check_against_pin(pin: Pin, bundle: PublicBundle) -> bool:
     return False
 
 
-def verify_chain(
-    pin: Pin | None, chain: Sequence[bytes], verify: Verify, *, account_id: bytes
-) -> list[PublicBundle]:
+def verify_chain(pin: Pin | None, chain: Sequence[bytes], verify: Verify, *, account_id: bytes) -> list[PublicBundle]:
     """Verify the versions the relay served since ``pin`` (oldest first) and return the new ones, newest last.
 
     A device with no pin (a brand-new device) accepts version 1 on first use and verifies every step from there.

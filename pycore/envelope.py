@@ -2,7 +2,8 @@
 
 Two layers, so a key rotation re-wraps 48 bytes per record and never rewrites (or conflicts with) content:
 
-- content = ``u8 format | u8 suite | u8 flags | u64 revision | prev_hash[32] | nonce[24] | AEAD(record key, PADME(plaintext))``
+- content = ``u8 format | u8 suite | u8 flags | u64 revision | prev_hash[32] | nonce[24] |
+  AEAD(record key, PADME(plaintext))``
   with associated data binding the label, account, collection, record id and the whole header (revision, previous
   revision's content hash, deleted flag);
 - wrapped key = ``u8 format | u32 epoch | u64 revision | nonce[24] | AEAD(epoch key, record key)`` with associated data
@@ -244,7 +245,9 @@ def seal_records(scope: RecordScope, epoch_key: EpochKey, records: Sequence[Plai
         )
     wrapped = primitives.aead_encrypt_batch(wrap_items)
     return [
-        SealedRecord(rec.record_id, rec.revision, epoch_key.epoch, _wrap_header(epoch_key.epoch, rec.revision) + item[2] + w, c)
+        SealedRecord(
+            rec.record_id, rec.revision, epoch_key.epoch, _wrap_header(epoch_key.epoch, rec.revision) + item[2] + w, c
+        )
         for rec, c, w, item in zip(records, contents, wrapped, wrap_items, strict=True)
     ]
 
@@ -344,7 +347,9 @@ def rewrap_records(
             results.append(record_key)
             continue
         _, _, _, nonce, ct = parse_content(rec.content)
-        checks.append((i, (ct, content_aad(scope, rec.record_id, rec.content[:CONTENT_HEADER_SIZE]), nonce, record_key)))
+        checks.append(
+            (i, (ct, content_aad(scope, rec.record_id, rec.content[:CONTENT_HEADER_SIZE]), nonce, record_key))
+        )
         results.append(DecryptionError())
     opened = primitives.aead_decrypt_batch([item for _, item in checks])
     wrap_items = []
@@ -356,7 +361,9 @@ def rewrap_records(
         rec = sealed[i]
         header = _wrap_header(new_key.epoch, rec.revision)
         nonce = nonces[n * NONCE_SIZE : (n + 1) * NONCE_SIZE]
-        wrap_items.append((item[3], wrap_aad(scope, rec.record_id, header, content_hash(rec.content)), nonce, new_key.key))
+        wrap_items.append(
+            (item[3], wrap_aad(scope, rec.record_id, header, content_hash(rec.content)), nonce, new_key.key)
+        )
         targets.append((i, header + nonce))
     for (i, prefix), ct in zip(targets, primitives.aead_encrypt_batch(wrap_items), strict=True):
         rec = sealed[i]

@@ -122,8 +122,8 @@ async def open_device_factor(wrapper: DeviceWrapper, device_id: bytes, blob: byt
 class SoftwareDeviceWrapper:
     """A device wrapper for CPython clients and tests: XChaCha20-Poly1305 under a key kept in a local file.
 
-    Unlike the browser's WebCrypto key, this key is extractable by whoever can read the file; the CPython client keeps it
-    in a 0600 file in its data directory.
+    Unlike the browser's WebCrypto key, this key is extractable by whoever can read the file; the CPython client
+    keeps it in a 0600 file in its data directory.
     """
 
     def __init__(self, key: bytes) -> None:

@@ -1,8 +1,8 @@
 """Passphrase hashing: Argon2id parameters as a value object with a floor, a ceiling and calibration.
 
 The floor (64 MiB, t=3) is libsodium's interactive-plus default for Vellum and is enforced on every path that reads
-parameters from outside (a bundle, the relay's prelogin answer): a relay can never talk a client down. The ceiling keeps a
-hostile relay from freezing a client with absurd parameters. ``calibrate`` only ever raises the cost.
+parameters from outside (a bundle, the relay's prelogin answer): a relay can never talk a client down. The ceiling
+keeps a hostile relay from freezing a client with absurd parameters. ``calibrate`` only ever raises the cost.
 """
 
 from __future__ import annotations
@@ -101,5 +101,7 @@ def _measure(params: Argon2idParams) -> float:
     from pycore import primitives
 
     start = time.perf_counter()
-    primitives.crypto_pwhash_argon2id(ROOT_SIZE, b"calibration", bytes(SALT_SIZE), params.opslimit, params.memlimit_bytes)
+    primitives.crypto_pwhash_argon2id(
+        ROOT_SIZE, b"calibration", bytes(SALT_SIZE), params.opslimit, params.memlimit_bytes
+    )
     return time.perf_counter() - start
