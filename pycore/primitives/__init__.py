@@ -5,10 +5,10 @@ bytes, and every backend failure comes back as a pycore error (``DecryptionError
 Two backends implement the same small surface (``_backend.Backend``): PyNaCl on CPython and libsodium.js under Pyodide,
 chosen automatically; both must give identical bytes, which one shared test suite checks.
 
-BLAKE2b (generic hash and the ``crypto_kdf`` construction), SHA-256 and randomness come from Python's standard library in
-both worlds: ``hashlib.blake2b`` with salt and personalisation *is* libsodium's ``crypto_kdf_blake2b_derive_from_key``,
-and ``secrets`` draws from the OS (``crypto.getRandomValues`` in the browser), which is also much faster under Pyodide than
-libsodium.js's byte-at-a-time ``randombytes_buf``.
+BLAKE2b (generic hash and the ``crypto_kdf`` construction), SHA-256 and randomness come from Python's standard library
+in both worlds: ``hashlib.blake2b`` with salt and personalisation *is* libsodium's
+``crypto_kdf_blake2b_derive_from_key``, and ``secrets`` draws from the OS (``crypto.getRandomValues`` in the browser),
+which is also much faster under Pyodide than libsodium.js's byte-at-a-time ``randombytes_buf``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def sha256(message: bytes) -> bytes:
 
 
 def crypto_kdf_derive_from_key(subkey_size: int, subkey_id: int, context: bytes, key: bytes) -> bytes:
-    """libsodium's ``crypto_kdf_derive_from_key`` (BLAKE2b with the subkey id as salt and the context as personalisation).
+    """libsodium's ``crypto_kdf_derive_from_key``: BLAKE2b, the subkey id as salt and the context as personalisation.
 
     Proved equal to libsodium's published outputs by ``tests/vectors/libsodium-kdf.json``.
     """
@@ -217,7 +217,7 @@ def crypto_sign_detached(message: bytes, secret_key: bytes) -> bytes:
 
 
 def crypto_sign_verify_detached(signature: bytes, message: bytes, public_key: bytes) -> None:
-    """Return quietly when the signature is valid; raise ``SignatureError`` otherwise (never a bool to forget to check)."""
+    """Return quietly when the signature is valid, else raise ``SignatureError`` (never a bool to forget to check)."""
     from pycore.errors import SignatureError
 
     if len(signature) != SIGNATURE_SIZE:
