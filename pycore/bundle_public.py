@@ -277,9 +277,8 @@ def parse_bundle(data: bytes) -> PublicBundle:
         keyring = r.var32(MAX_KEYRING_SIZE)
         r.done()
     except KdfParamsError as exc:
-        raise BundleError(f"the account bundle's passphrase parameters are refused: {exc.message}") from None
-    except FormatError:
-        raise
+        # Kept as its own code: a relay offering weak passphrase parameters is a downgrade attempt, not a typo.
+        raise KdfParamsError(f"The account's passphrase parameters are refused: {exc.message}") from None
     bundle = PublicBundle(
         header=header,
         factors=tuple(factors),

@@ -31,6 +31,10 @@ class NaclBackend:
         dec = b.crypto_aead_xchacha20poly1305_ietf_decrypt
         out = []
         for c, a, n, k in items:
+            if len(c) < b.crypto_aead_xchacha20poly1305_ietf_ABYTES:
+                # Shorter than a tag: PyNaCl would fail with a bare ValueError from cffi (negative array length).
+                out.append(None)
+                continue
             try:
                 out.append(dec(c, a, n, k))
             except nacl_exc.CryptoError:
