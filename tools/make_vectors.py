@@ -29,7 +29,6 @@ from pycore import (  # noqa: E402
     bundle_public,
     envelope,
     factors,
-    keyring,
     primitives,
     recovery,
     slots,
