@@ -168,10 +168,10 @@ def test_revocation_locks_out_the_revoked_device_and_the_old_identity(base_accou
 
 def test_rewrap_superseded_by_a_newer_rotation_resumes_at_the_newest_epoch(base_account: account.NewAccount) -> None:
     relay, payloads = seeded(base_account, count=60)
-    a, b = holder_for(base_account), holder_for(base_account)
+    a = holder_for(base_account)
     routine = rotation.Rotation(rotation.RotationKind.ROUTINE)
     a = run(rotation.rotate(relay, a, routine, now=NOW + 1))
-    b = run(rotation.rotate(relay, holder_for(base_account, relay.current), routine, now=NOW + 2))
+    run(rotation.rotate(relay, holder_for(base_account, relay.current), routine, now=NOW + 2))
     assert relay.write_epoch == 3
     # A still believes epoch 2 is current: its key-only updates are superseded, then it adopts and finishes at 3.
     a, _ = run(rotation.finish_intents(relay, a, batch=25))
