@@ -39,8 +39,9 @@ def split_phrase(text: str) -> list[str]:
     """Words from whatever a person pasted: any whitespace, commas, numbering ("1." "2)"), any case."""
     words = []
     for raw in unicodedata.normalize("NFKD", text).replace(",", " ").split():
-        token = raw.strip().lower().rstrip(".)")
-        if token and not token.isdigit():
+        # "3." / "3)" / "3.able": numbering stuck to or apart from the word is dropped.
+        token = raw.strip().lower().lstrip("0123456789").lstrip(".)").rstrip(".)")
+        if token:
             words.append(token)
     return words
 
