@@ -1,0 +1,53 @@
+"""`make bench`: run every benchmark and write its numbers to bench/results/<name>.json (and print them).
+
+Benchmarks report numbers; they never pass or fail. The budgets they are compared with are in the issues and the
+closing notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BENCHMARKS = {
+    "pycore": "bench.pycore_bench",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    for name in args.names or list(BENCHMARKS):
+        module = importlib.import_module(BENCHMARKS[name])
+        started = time.time()
+        numbers = module.run()
+        record = {
+            "benchmark": name,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
+            "results": numbers,
+        }
+        path = RESULTS / f"{name}.json"
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(
+            f"{name}: {json.dumps(numbers)}  -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+        )
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
