@@ -37,9 +37,7 @@ def main() -> int:
         }
         path = RESULTS / f"{name}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
-        print(
-            f"{name}: {json.dumps(numbers)}  -> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
-        )
+        print(f"{name}: {json.dumps(numbers)}\n  -> {path}")
     return 0
 
 

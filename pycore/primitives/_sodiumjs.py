@@ -84,7 +84,7 @@ class SodiumJsBackend:
 
     def aead_decrypt_batch(self, items):
         out = self._decrypt_batch(_pack(items)).to_bytes()
-        results: list[bytes | None] = []
+        results = []
         offset = len(items)
         for status, (ciphertext, _, _, _) in zip(out[: len(items)], items, strict=True):
             if status:
