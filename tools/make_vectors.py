@@ -28,7 +28,9 @@ from pycore import (  # noqa: E402
     bundle,
     bundle_public,
     envelope,
+    export,
     factors,
+    index,
     primitives,
     recovery,
     slots,
@@ -628,12 +630,146 @@ def wire_vectors() -> None:
         )
 
 
+# --- note index shards ------------------------------------------------------------------------------------------------
+
+
+def index_vectors() -> None:
+    account_key, account_id, collection_id = (primitives.randombytes(n) for n in (32, 16, 16))
+    keys = index.IndexKeys.from_account_key(account_key)
+    entries = [
+        index.IndexEntry(
+            primitives.randombytes(16),
+            i + 1,
+            primitives.randombytes(32),
+            NOW * 1000 + i,
+            f"Note {i} — ünïcode",
+            index.snippet_of("Body text  with\n spaces " * 3),
+            i % 2,
+        )
+        for i in range(40)
+    ]
+    shards = index.group(keys, entries)
+    number = max(shards, key=lambda n: len(shards[n]))
+    blob = index.seal_shards(keys, account_id, collection_id, {number: shards[number]}, 7)[number]
+    empty_number = next(n for n in range(index.SHARD_COUNT) if not shards[n])
+    empty = index.seal_shards(keys, account_id, collection_id, {empty_number: []}, 1)[empty_number]
+
+    def entry(x: index.IndexEntry) -> dict[str, Any]:
+        return {
+            "record_id": e(x.record_id),
+            "revision": x.revision,
+            "content_hash": e(x.content_hash),
+            "updated_at": x.updated_at,
+            "title": x.title,
+            "snippet": x.snippet,
+            "flags": x.flags,
+        }
+
+    base = {"account_key": e(account_key), "account_id": e(account_id), "collection_id": e(collection_id)}
+    ordered = sorted(shards[number], key=lambda x: x.record_id)
+    case(
+        "index",
+        "shard",
+        "a shard with several entries",
+        "success",
+        {**base, "number": number, "shard": e(blob)},
+        {"generation": 7, "entries": [entry(x) for x in ordered]},
+    )
+    case(
+        "index",
+        "empty-shard",
+        "an empty shard",
+        "success",
+        {**base, "number": empty_number, "shard": e(empty)},
+        {"generation": 1, "entries": []},
+    )
+    case(
+        "index",
+        "wrong-number",
+        "a shard stored under another number",
+        "bad_format",
+        {**base, "number": (number + 1) % index.SHARD_COUNT, "shard": e(blob)},
+    )
+    header_moved = bytearray(blob)
+    header_moved[1:3] = ((number + 1) % index.SHARD_COUNT).to_bytes(2, "big")
+    case(
+        "index",
+        "renumbered",
+        "the shard number changed in the header too",
+        "decryption_failed",
+        {**base, "number": (number + 1) % index.SHARD_COUNT, "shard": e(bytes(header_moved))},
+    )
+    case(
+        "index",
+        "older-generation-swapped",
+        "the generation number altered",
+        "decryption_failed",
+        {**base, "number": number, "shard": e(flip(blob, 10))},
+    )
+    case(
+        "index",
+        "other-account",
+        "a shard opened for another account",
+        "decryption_failed",
+        {**base, "account_id": e(flip(account_id, 0)), "number": number, "shard": e(blob)},
+    )
+    case(
+        "index",
+        "bit-flip",
+        "one ciphertext bit flipped",
+        "decryption_failed",
+        {**base, "number": number, "shard": e(flip(blob, len(blob) - 5))},
+    )
+
+
+# --- export files -----------------------------------------------------------------------------------------------------
+
+
+def export_vectors() -> None:
+    notes = [
+        export.ExportedNote(e(primitives.randombytes(16)), f"Exported {i}", f"Body {i}\nline two ✓", NOW * 1000 + i)
+        for i in range(5)
+    ]
+    passphrase = "export passphrase"
+    data = export.write_export(notes, passphrase, now=NOW)
+
+    def c(name: str, desc: str, expect: str, blob: bytes, pw: str = passphrase, out: Any = None) -> None:
+        case("export", name, desc, expect, {"passphrase": pw, "file": e(blob)}, out)
+
+    c(
+        "valid",
+        "five notes",
+        "success",
+        data,
+        out={
+            "created_at": NOW,
+            "notes": [{"id": n.record_id, "title": n.title, "body": n.body, "updated_at": n.updated_at} for n in notes],
+        },
+    )
+    c("wrong-passphrase", "opened with another passphrase", "decryption_failed", data, pw="not the passphrase")
+    c("truncated", "the last bytes cut off", "bad_format", data[:-3])
+    c("header-altered", "the creation time changed", "decryption_failed", flip(data, export.HEADER_SIZE - 6))
+    c("not-an-export", "some other file", "bad_format", b"PK\x03\x04 not vellum")
+    weak = bytearray(data)
+    weak[len(export.MAGIC) + 2 + 16 : len(export.MAGIC) + 2 + 20] = (1).to_bytes(4, "big")
+    c("weak-parameters", "Argon2id t=1 in the header", "kdf_params", bytes(weak))
+    two = export.write_export(notes[:1], passphrase, now=NOW)
+    c(
+        "chunk-swapped-from-other-file",
+        "a chunk from another export",
+        "decryption_failed",
+        data[: export.HEADER_SIZE] + two[export.HEADER_SIZE :],
+    )
+
+
 FAMILIES: dict[str, Callable[[], None]] = {
     "envelope": envelopes,
     "slot": slot_vectors,
     "bundle": bundle_vectors,
     "recovery": recovery_vectors,
     "wire": wire_vectors,
+    "index": index_vectors,
+    "export": export_vectors,
 }
 
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from pycore import account, bundle, bundle_public, envelope, factors, recovery, slots, wire
+from pycore import account, bundle, bundle_public, envelope, export, factors, index, recovery, slots, wire
 from pycore.errors import VellumError
 from pycore.kdf import Argon2idParams
 
 
 def b(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _expect(case: dict[str, Any], fn: Any) -> Any:
@@ -150,12 +154,54 @@ def run_wire(case: dict[str, Any]) -> None:
         bundle.verify_signature(b(signer["signature"]), message, key.public)
 
 
+def run_index(case: dict[str, Any]) -> None:
+    i = case["input"]
+    keys = index.IndexKeys.from_account_key(b(i["account_key"]))
+    number = i["number"]
+
+    def go() -> list[index.IndexEntry]:
+        result = index.open_shards(keys, b(i["account_id"]), b(i["collection_id"]), {number: b(i["shard"])})[number]
+        if isinstance(result, VellumError):
+            raise result
+        return result
+
+    entries = _expect(case, go)
+    if entries is not None:
+        o = case["output"]
+        assert index.shard_generation(b(i["shard"])) == o["generation"], case["name"]
+        got = [
+            {
+                "record_id": e(x.record_id),
+                "revision": x.revision,
+                "content_hash": e(x.content_hash),
+                "updated_at": x.updated_at,
+                "title": x.title,
+                "snippet": x.snippet,
+                "flags": x.flags,
+            }
+            for x in entries
+        ]
+        assert got == o["entries"], case["name"]
+
+
+def run_export(case: dict[str, Any]) -> None:
+    i = case["input"]
+    info = _expect(case, lambda: export.read_export(b(i["file"]), i["passphrase"]))
+    if info is not None:
+        o = case["output"]
+        assert info.created_at == o["created_at"], case["name"]
+        got = [{"id": n.record_id, "title": n.title, "body": n.body, "updated_at": n.updated_at} for n in info.notes]
+        assert got == o["notes"], case["name"]
+
+
 RUNNERS = {
     "envelope": run_envelope,
     "slot": run_slot,
     "bundle": run_bundle,
     "recovery": run_recovery,
     "wire": run_wire,
+    "index": run_index,
+    "export": run_export,
 }
 
 

@@ -15,7 +15,7 @@ FILES = sorted(p for p in VECTORS.glob("*/*.json"))
 
 def test_every_family_is_present() -> None:
     families = {p.parent.name for p in FILES}
-    assert families == {"envelope", "slot", "bundle", "recovery", "wire"}
+    assert families == {"envelope", "slot", "bundle", "recovery", "wire", "index", "export"}
     assert len(FILES) >= 70
 
 
