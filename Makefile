@@ -31,14 +31,17 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed $(VECTORS)/.fetched
 	$(VENV)/bin/pytest tests/unit -q
 
-test: lint $(VECTORS)/.fetched
+test: lint $(VECTORS)/.fetched web-assets
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed web-assets
 	@echo "The relay and the PWA are not built yet: pycore (the protocol) is. Run 'make test' to exercise it."
 
-clean:
+clean: web-clean
 	rm -rf $(VENV) $(CACHE) build dist *.egg-info
+
+# Vendored browser runtime (Pyodide, libsodium.js, wheels, asset manifest); last so it is not the default goal.
+include mk/web.mk
