@@ -37,8 +37,9 @@ test: lint $(VECTORS)/.fetched web-assets
 bench: $(VENV)/.installed
 	$(PY) -m bench.run
 
+# The relay serving the PWA on an embedded SQLite database in instance/ (localhost: WebAuthn needs that name).
 run: $(VENV)/.installed web-assets
-	@echo "The relay and the PWA are not built yet: pycore (the protocol) is. Run 'make test' to exercise it."
+	$(VENV)/bin/vellum serve --bind 127.0.0.1:8000 --data-dir instance --public-origin http://localhost:8000
 
 clean: web-clean
 	rm -rf $(VENV) $(CACHE) build dist *.egg-info

@@ -1,0 +1,302 @@
+"""Records: batch push with per-record compare-and-swap on the revision, key-only re-wraps, the change feed, and the
+list of records still wrapped under an older epoch (rotation progress).
+
+The relay sees ids, revisions, epochs and opaque bytes only. Every write takes the next per-account sequence number,
+so the change feed is a simple ``seq > cursor`` scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from backend import jsonio, store
+from backend.auth import caller, require_active_device, signed
+from backend.errors import ApiError, bad_request
+from pycore.codec import b64e
+
+bp_records = Blueprint("records", __name__, url_prefix="/api/v1")
+
+RECORD_ID_SIZE = 16
+MAX_EPOCH = 2**32 - 1  # the bundle stores the write epoch as u32
+
+
+@dataclass(frozen=True)
+class Write:
+    record_id: bytes
+    base_revision: int
+    epoch: int
+    wrapped_key: bytes
+    content: bytes
+
+
+@dataclass(frozen=True)
+class KeyUpdate:
+    record_id: bytes
+    revision: int
+    epoch: int
+    wrapped_key: bytes
+
+
+def _item(value: Any, index: int, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise bad_request(f"Item {index} must be an object.")
+    jsonio.only(value, allowed, f"item {index}")
+    return value
+
+
+def _wrapped_key(item: dict[str, Any]) -> bytes:
+    return jsonio.b64(item, "wrapped_key", max_size=current_app.config["WRAPPED_KEY_MAX_SIZE"], min_size=1)
+
+
+def _stale_epoch(account: Row[Any]) -> ApiError:
+    return ApiError(
+        "stale_epoch",
+        409,
+        "The account keys changed: fetch the bundle and seal again.",
+        bundle_version=account.bundle_version,
+        write_epoch=account.write_epoch,
+    )
+
+
+def _change(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": b64e(row.record_id),
+        "revision": row.revision,
+        "epoch": row.key_epoch,
+        "wrapped_key": b64e(bytes(row.wrapped_key)),
+        "content": b64e(bytes(row.content)),
+        "seq": row.seq,
+    }
+
+
+def _lock_account(conn: Connection, account_id: bytes) -> Row[Any]:
+    a = store.accounts.c
+    row = conn.execute(select(store.accounts).where(a.account_id == account_id).with_for_update()).first()
+    if row is None:
+        raise ApiError("unknown_device", 401, "This account no longer exists.")
+    return row
+
+
+@bp_records.post("/records")
+@signed
+def push() -> ResponseReturnValue:
+    body = jsonio.body_object()
+    jsonio.only(body, {"records"})
+    cfg = current_app.config
+    items = jsonio.list_field(body, "records", max_items=cfg["BATCH_MAX_RECORDS"])
+    writes = []
+    for i, raw in enumerate(items):
+        item = _item(raw, i, {"id", "base_revision", "epoch", "wrapped_key", "content"})
+        writes.append(
+            Write(
+                record_id=jsonio.b64(item, "id", size=RECORD_ID_SIZE),
+                base_revision=jsonio.integer(item, "base_revision"),
+                epoch=jsonio.integer(item, "epoch", high=MAX_EPOCH),
+                wrapped_key=_wrapped_key(item),
+                content=jsonio.b64(item, "content", max_size=cfg["RECORD_MAX_SIZE"], min_size=1),
+            )
+        )
+    account_id = caller().account_id
+    now = store.now()
+    r = store.records.c
+    results = []
+    with store.write() as conn:
+        require_active_device(conn)
+        account = _lock_account(conn, account_id)
+        if any(w.epoch != account.write_epoch for w in writes):
+            raise _stale_epoch(account)
+        seq = account.change_seq
+        for w in writes:
+            current = conn.execute(
+                select(r.revision).where(r.account_id == account_id, r.record_id == w.record_id)
+            ).scalar()
+            current_revision = current or 0
+            if w.base_revision != current_revision:
+                results.append({"id": b64e(w.record_id), "status": "conflict", "revision": current_revision})
+                continue
+            seq += 1
+            revision = current_revision + 1
+            values = {
+                "revision": revision,
+                "content": w.content,
+                "key_epoch": w.epoch,
+                "wrapped_key": w.wrapped_key,
+                "seq": seq,
+                "updated_at": now,
+            }
+            if current is None:
+                conn.execute(insert(store.records).values(account_id=account_id, record_id=w.record_id, **values))
+            else:
+                done = conn.execute(
+                    update(store.records)
+                    .where(r.account_id == account_id, r.record_id == w.record_id, r.revision == w.base_revision)
+                    .values(**values)
+                )
+                if done.rowcount != 1:  # cannot happen under the write lock; refuse rather than guess
+                    raise ApiError("server_busy", 503, "The relay could not apply this change now. Try again.")
+            conn.execute(
+                insert(store.wrapped_keys).values(
+                    account_id=account_id,
+                    record_id=w.record_id,
+                    revision=revision,
+                    epoch=w.epoch,
+                    wrapped_key=w.wrapped_key,
+                    created_at=now,
+                )
+            )
+            results.append({"id": b64e(w.record_id), "status": "stored", "revision": revision, "seq": seq})
+        if seq != account.change_seq:
+            conn.execute(update(store.accounts).where(store.accounts.c.account_id == account_id).values(change_seq=seq))
+    return jsonify(results=results)
+
+
+@bp_records.post("/records/keys")
+@signed
+def push_keys() -> ResponseReturnValue:
+    """Key-only updates: a re-wrap of the current revision's record key under the write epoch, never overwriting."""
+    body = jsonio.body_object()
+    jsonio.only(body, {"keys"})
+    items = jsonio.list_field(body, "keys", max_items=current_app.config["BATCH_MAX_RECORDS"])
+    updates = []
+    for i, raw in enumerate(items):
+        item = _item(raw, i, {"id", "revision", "epoch", "wrapped_key"})
+        updates.append(
+            KeyUpdate(
+                record_id=jsonio.b64(item, "id", size=RECORD_ID_SIZE),
+                revision=jsonio.integer(item, "revision", low=1),
+                epoch=jsonio.integer(item, "epoch", high=MAX_EPOCH),
+                wrapped_key=_wrapped_key(item),
+            )
+        )
+    account_id = caller().account_id
+    now = store.now()
+    r = store.records.c
+    k = store.wrapped_keys.c
+    results = []
+    with store.write() as conn:
+        require_active_device(conn)
+        account = _lock_account(conn, account_id)
+        seq = account.change_seq
+        for u in updates:
+            row = conn.execute(
+                select(r.revision, r.key_epoch).where(r.account_id == account_id, r.record_id == u.record_id)
+            ).first()
+            superseded = {
+                "id": b64e(u.record_id),
+                "status": "superseded",
+                "revision": row.revision if row else 0,
+                "epoch": row.key_epoch if row else None,
+            }
+            if row is None or row.revision != u.revision or u.epoch != account.write_epoch:
+                results.append(superseded)
+                continue
+            kept = conn.execute(
+                select(k.wrapped_key).where(
+                    k.account_id == account_id, k.record_id == u.record_id, k.revision == u.revision, k.epoch == u.epoch
+                )
+            ).scalar()
+            if kept is not None:
+                # Never overwritten; an exact repeat (a retried request) is answered as stored.
+                if bytes(kept) == u.wrapped_key:
+                    results.append({"id": b64e(u.record_id), "status": "stored", "revision": u.revision})
+                else:
+                    results.append(superseded)
+                continue
+            seq += 1
+            conn.execute(
+                insert(store.wrapped_keys).values(
+                    account_id=account_id,
+                    record_id=u.record_id,
+                    revision=u.revision,
+                    epoch=u.epoch,
+                    wrapped_key=u.wrapped_key,
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                update(store.records)
+                .where(r.account_id == account_id, r.record_id == u.record_id)
+                .values(key_epoch=u.epoch, wrapped_key=u.wrapped_key, seq=seq, updated_at=now)
+            )
+            results.append({"id": b64e(u.record_id), "status": "stored", "revision": u.revision, "seq": seq})
+        if seq != account.change_seq:
+            conn.execute(update(store.accounts).where(store.accounts.c.account_id == account_id).values(change_seq=seq))
+    return jsonify(results=results)
+
+
+def _page(rows: list[Row[Any]], limit: int) -> tuple[list[Row[Any]], bool]:
+    """At most ``limit`` rows and no more content than FEED_MAX_BYTES (but always one); ``more`` if any were left."""
+    budget = current_app.config["FEED_MAX_BYTES"]
+    out: list[Row[Any]] = []
+    used = 0
+    for row in rows[:limit]:
+        size = len(row.content) + len(row.wrapped_key)
+        if out and used + size > budget:
+            return out, True
+        out.append(row)
+        used += size
+    return out, len(rows) > limit
+
+
+def _limit() -> int:
+    cfg = current_app.config
+    limit: int = min(jsonio.query_int("limit", default=cfg["FEED_DEFAULT_LIMIT"], low=1), cfg["FEED_MAX_LIMIT"])
+    return limit
+
+
+@bp_records.get("/changes")
+@signed
+def changes() -> ResponseReturnValue:
+    since = jsonio.query_int("since", default=0)
+    limit = _limit()
+    r = store.records.c
+    account_id = caller().account_id
+    with store.read() as conn:
+        rows = conn.execute(
+            select(store.records).where(r.account_id == account_id, r.seq > since).order_by(r.seq).limit(limit + 1)
+        ).all()
+    page, more = _page(list(rows), limit)
+    cursor = page[-1].seq if page else since
+    return jsonify(changes=[_change(row) for row in page], cursor=cursor, more=more)
+
+
+@bp_records.get("/records/below-epoch")
+@signed
+def below_epoch() -> ResponseReturnValue:
+    """Records whose newest wrapped key is under an epoch older than ``epoch``, by id after ``after``."""
+    if "epoch" not in request.args:
+        raise bad_request("Query parameter 'epoch' is required.")
+    epoch = jsonio.query_int("epoch", default=0, high=MAX_EPOCH + 1)
+    after = jsonio.query_b64("after", size=RECORD_ID_SIZE)
+    limit = _limit()
+    r = store.records.c
+    account_id = caller().account_id
+    condition = [r.account_id == account_id, r.key_epoch < epoch]
+    with store.read() as conn:
+        remaining = conn.execute(select(func.count()).select_from(store.records).where(*condition)).scalar_one()
+        if after is not None:
+            condition.append(r.record_id > after)
+        rows = conn.execute(select(store.records).where(*condition).order_by(r.record_id).limit(limit + 1)).all()
+    page, more = _page(list(rows), limit)
+    return jsonify(records=[_change(row) for row in page], more=more, remaining=remaining)
+
+
+@bp_records.get("/records/<record_id>")
+@signed
+def get_record(record_id: str) -> ResponseReturnValue:
+    try:
+        rid = jsonio.b64({"id": record_id}, "id", size=RECORD_ID_SIZE)
+    except ApiError:
+        raise ApiError("not_found", 404, "There is no such record.") from None
+    r = store.records.c
+    with store.read() as conn:
+        row = conn.execute(select(store.records).where(r.account_id == caller().account_id, r.record_id == rid)).first()
+    if row is None:
+        raise ApiError("not_found", 404, "There is no such record.")
+    return jsonify(_change(row))
