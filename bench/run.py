@@ -17,6 +17,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS = {
     "pycore": "bench.pycore_bench",
+    "sync": "bench.sync_bench",
 }
 
 
