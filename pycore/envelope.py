@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 from pycore import padding, primitives
 from pycore.codec import Reader, Writer, length_prefixed
@@ -259,31 +260,41 @@ def seal_record(scope: RecordScope, epoch_key: EpochKey, record: PlainRecord) ->
 # --- opening ----------------------------------------------------------------------------------------------------------
 
 
+class _Unwrapped(NamedTuple):
+    """One record's key and its content header, parsed once for the whole batch."""
+
+    record_key: bytes
+    content: tuple[int, bytes, bool, bytes, bytes]  # parse_content's result
+    content_hash: bytes
+
+
 def _unwrap_batch(
     scope: RecordScope, keys: Mapping[int, bytes], sealed: Sequence[SealedRecord]
-) -> list[bytes | VellumError]:
+) -> list[_Unwrapped | VellumError]:
     """Record keys for a batch (or the error for each record that cannot give one)."""
-    results: list[bytes | VellumError] = []
-    pending: list[tuple[int, tuple[bytes, bytes, bytes, bytes]]] = []
+    results: list[_Unwrapped | VellumError] = []
+    pending: list[tuple[int, tuple[bytes, bytes, bytes, bytes], tuple[int, bytes, bool, bytes, bytes], bytes]] = []
     for i, rec in enumerate(sealed):
         try:
             if len(rec.record_id) != RECORD_ID_SIZE:
                 raise FormatError("record ids are 16 bytes")
             epoch, revision, nonce, ct = parse_wrapped_key(rec.wrapped_key)
-            c_revision = parse_content(rec.content)[0]
-            if revision != rec.revision or c_revision != rec.revision or epoch != rec.epoch:
+            parsed = parse_content(rec.content)
+            if revision != rec.revision or parsed[0] != rec.revision or epoch != rec.epoch:
                 raise FormatError("the note's metadata does not match its sealed header")
             key = keys.get(epoch)
             if key is None:
                 raise UnknownKey(f"This note is sealed under key epoch {epoch}, which this device does not have yet.")
-            aad = wrap_aad(scope, rec.record_id, rec.wrapped_key[:WRAP_HEADER_SIZE], content_hash(rec.content))
-            pending.append((i, (ct, aad, nonce, key)))
-            results.append(b"")
+            c_hash = content_hash(rec.content)
+            aad = wrap_aad(scope, rec.record_id, rec.wrapped_key[:WRAP_HEADER_SIZE], c_hash)
+            pending.append((i, (ct, aad, nonce, key), parsed, c_hash))
+            results.append(DecryptionError())
         except VellumError as exc:
             results.append(exc)
-    opened = primitives.aead_decrypt_batch([item for _, item in pending])
-    for (i, _), record_key in zip(pending, opened, strict=True):
-        results[i] = record_key if record_key is not None else DecryptionError()
+    opened = primitives.aead_decrypt_batch([item for _, item, _, _ in pending])
+    for (i, _, parsed, c_hash), record_key in zip(pending, opened, strict=True):
+        if record_key is not None:
+            results[i] = _Unwrapped(record_key, parsed, c_hash)
     return results
 
 
@@ -292,24 +303,26 @@ def open_records(
 ) -> list[OpenedRecord | VellumError]:
     """Open a batch. Each element is the opened record or the pycore error for that record — one bad record never
     stops the others (the caller quarantines it)."""
-    record_keys = _unwrap_batch(scope, keys, sealed)
+    unwrapped = _unwrap_batch(scope, keys, sealed)
     results: list[OpenedRecord | VellumError] = []
     pending: list[tuple[int, tuple[bytes, bytes, bytes, bytes]]] = []
-    for i, (rec, record_key) in enumerate(zip(sealed, record_keys, strict=True)):
-        if isinstance(record_key, VellumError):
-            results.append(record_key)
+    for i, (rec, u) in enumerate(zip(sealed, unwrapped, strict=True)):
+        if isinstance(u, VellumError):
+            results.append(u)
             continue
-        _, _, _, nonce, ct = parse_content(rec.content)
-        header = rec.content[:CONTENT_HEADER_SIZE]
-        pending.append((i, (ct, content_aad(scope, rec.record_id, header), nonce, record_key)))
+        _, _, _, nonce, ct = u.content
+        pending.append(
+            (i, (ct, content_aad(scope, rec.record_id, rec.content[:CONTENT_HEADER_SIZE]), nonce, u.record_key))
+        )
         results.append(DecryptionError())
     plaintexts = primitives.aead_decrypt_batch([item for _, item in pending])
     for (i, _), plaintext in zip(pending, plaintexts, strict=True):
         if plaintext is None:
             continue
-        rec = sealed[i]
+        rec, u = sealed[i], unwrapped[i]
+        assert isinstance(u, _Unwrapped)
         try:
-            revision, prev_hash, deleted, _, _ = parse_content(rec.content)
+            revision, prev_hash, deleted, _, _ = u.content
             raw_type, payload = padding.unpad(plaintext)
             try:
                 record_type = RecordType(raw_type)
@@ -318,7 +331,7 @@ def open_records(
             if deleted != (record_type == RecordType.TOMBSTONE):
                 raise FormatError("the deleted flag does not match the sealed record type")
             results[i] = OpenedRecord(
-                rec.record_id, revision, rec.epoch, record_type, payload, prev_hash, content_hash(rec.content)
+                rec.record_id, revision, rec.epoch, record_type, payload, prev_hash, u.content_hash
             )
         except VellumError as exc:
             results[i] = exc
@@ -339,31 +352,30 @@ def rewrap_records(
     scope: RecordScope, keys: Mapping[int, bytes], new_key: EpochKey, sealed: Sequence[SealedRecord]
 ) -> list[SealedRecord | VellumError]:
     """Wrap each record's key under ``new_key`` — only after that key has opened the record's content."""
-    record_keys = _unwrap_batch(scope, keys, sealed)
+    unwrapped = _unwrap_batch(scope, keys, sealed)
     checks: list[tuple[int, tuple[bytes, bytes, bytes, bytes]]] = []
     results: list[SealedRecord | VellumError] = []
-    for i, (rec, record_key) in enumerate(zip(sealed, record_keys, strict=True)):
-        if isinstance(record_key, VellumError):
-            results.append(record_key)
+    for i, (rec, u) in enumerate(zip(sealed, unwrapped, strict=True)):
+        if isinstance(u, VellumError):
+            results.append(u)
             continue
-        _, _, _, nonce, ct = parse_content(rec.content)
-        checks.append(
-            (i, (ct, content_aad(scope, rec.record_id, rec.content[:CONTENT_HEADER_SIZE]), nonce, record_key))
-        )
+        _, _, _, nonce, ct = u.content
+        aad = content_aad(scope, rec.record_id, rec.content[:CONTENT_HEADER_SIZE])
+        checks.append((i, (ct, aad, nonce, u.record_key)))
         results.append(DecryptionError())
     opened = primitives.aead_decrypt_batch([item for _, item in checks])
     wrap_items = []
     targets = []
     nonces = primitives.randombytes(len(checks) * NONCE_SIZE)
-    for n, ((i, item), plaintext) in enumerate(zip(checks, opened, strict=True)):
+    for n, ((i, _), plaintext) in enumerate(zip(checks, opened, strict=True)):
         if plaintext is None:
             continue
         rec = sealed[i]
         header = _wrap_header(new_key.epoch, rec.revision)
         nonce = nonces[n * NONCE_SIZE : (n + 1) * NONCE_SIZE]
-        wrap_items.append(
-            (item[3], wrap_aad(scope, rec.record_id, header, content_hash(rec.content)), nonce, new_key.key)
-        )
+        u = unwrapped[i]
+        assert isinstance(u, _Unwrapped)
+        wrap_items.append((u.record_key, wrap_aad(scope, rec.record_id, header, u.content_hash), nonce, new_key.key))
         targets.append((i, header + nonce))
     for (i, prefix), ct in zip(targets, primitives.aead_encrypt_batch(wrap_items), strict=True):
         rec = sealed[i]
