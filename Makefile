@@ -7,12 +7,13 @@ PIP := $(VENV)/bin/pip
 CACHE := .cache
 VECTORS := $(CACHE)/vectors
 
-.PHONY: run test lint unit bench install vectors clean
+.PHONY: run test lint unit bench install vectors clean chromium
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every transitive dependency too.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==26.3
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -31,10 +32,14 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed $(VECTORS)/.fetched
 	$(VENV)/bin/pytest tests/unit -q
 
-test: lint $(VECTORS)/.fetched web-assets
+# Debian's Chromium for the browser tests (Playwright must never download a browser of its own).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: lint $(VECTORS)/.fetched web-assets chromium
 	$(VENV)/bin/pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed web-assets chromium
 	$(PY) -m bench.run
 
 # The relay serving the PWA on an embedded SQLite database in instance/ (localhost: WebAuthn needs that name).

@@ -1,0 +1,569 @@
+"""The crypto worker's command table: what the page may ask of pycore, and nothing else.
+
+``web/crypto-worker.js`` boots Pyodide, installs pycore, registers its JavaScript modules (``vellum_sodium``,
+``vellum_webcrypto``, ``vellum_runtime``) and then hands every message from the page to :meth:`Worker.handle_json`::
+
+    request  {"cmd": "records.seal_batch", "args": {...}}            (the worker adds and strips the message id)
+    reply    {"ok": true, "result": {...}}  |  {"ok": false, "error": {"code": "...", "message": "..."}}
+
+The table is fixed (``COMMANDS``); the page never sends Python. Arguments and results are JSON with base64url strings
+for bytes, or, for bulk data, "binary" messages: the same objects with Uint8Arrays in place of those strings
+(:meth:`Worker.handle_js`), which spares a base64 and a JSON pass each way.
+
+Every failure is an answer, never a crash: pycore errors keep their code, malformed arguments are ``bad_request``, a
+name outside the table is ``unknown_command``, anything unexpected is ``internal_error`` (its text is not echoed, so
+nothing secret can leak through an error), and the worker keeps serving.
+
+Keys stay in this worker: an unlocked account lives in the worker's memory (``Session``), records are sealed and opened
+here, in batches so the Python/JavaScript bridge is crossed once per batch, not once per record. The only secrets that
+go back to the page are the ones a person must see (the recovery phrase, once, at account creation).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycore import SPEC_VERSION, __version__, primitives, wire
+from pycore.codec import b64d, b64e
+from pycore.errors import FormatError, VellumError
+
+MAX_BATCH = 10_000
+MAX_TEXT = 4096
+# Installed only in test builds (tests/browser builds and serves it); production answers ``unavailable``.
+CONFORMANCE_WHEEL = "/testing/vellum_conformance-0.0.0-py3-none-any.whl"
+CONFORMANCE_MODULES = {
+    "vectors": "tests.conformance.vectors_suite",
+    "primitives": "tests.conformance.primitives_suite",
+}
+
+
+class BadRequest(VellumError):
+    """The request's arguments are malformed."""
+
+    code = "bad_request"
+
+
+class UnknownCommand(VellumError):
+    """The worker has no such command."""
+
+    code = "unknown_command"
+
+
+class Locked(VellumError):
+    """Unlock the account first."""
+
+    code = "locked"
+
+
+class Unavailable(VellumError):
+    """This build of the app does not offer that."""
+
+    code = "unavailable"
+
+
+# --- arguments --------------------------------------------------------------------------------------------------------
+
+
+_MISSING: Any = object()
+
+
+class Args:
+    """Typed, checked access to a command's JSON arguments; every problem is a ``BadRequest`` naming the field."""
+
+    def __init__(self, raw: object) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise BadRequest("args must be a JSON object")
+        self._raw: dict[str, Any] = raw
+
+    def _get(self, name: str, default: Any) -> tuple[bool, Any]:
+        """(present, value); a missing argument without a default is a ``BadRequest``."""
+        value = self._raw.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise BadRequest(f"missing argument {name!r}")
+            return False, default
+        return True, value
+
+    def binary(
+        self, name: str, *, size: int | None = None, max_size: int | None = None, default: Any = _MISSING
+    ) -> Any:
+        """Bytes: a base64url string (JSON messages) or a Uint8Array (binary messages, a memoryview here)."""
+        present, value = self._get(name, default)
+        if not present:
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            raw = bytes(value)
+            if (size is not None and len(raw) != size) or (max_size is not None and len(raw) > max_size):
+                raise BadRequest(f"{name!r} has the wrong length")
+            return raw
+        try:
+            return b64d(value, size=size, max_size=max_size)
+        except FormatError as exc:
+            raise BadRequest(f"{name!r}: {exc.message}") from None
+
+    def text(self, name: str, *, max_length: int = MAX_TEXT, default: Any = _MISSING) -> Any:
+        present, value = self._get(name, default)
+        if present and (not isinstance(value, str) or len(value) > max_length):
+            raise BadRequest(f"{name!r} must be a string of at most {max_length} characters")
+        return value
+
+    def integer(self, name: str, *, low: int = 0, high: int = 2**63 - 1, default: Any = _MISSING) -> Any:
+        present, value = self._get(name, default)
+        if present and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise BadRequest(f"{name!r} must be an integer in {low}..{high}")
+        return value
+
+    def objects(self, name: str, *, max_items: int = MAX_BATCH) -> list[Args]:
+        return [Args(item) for item in self.array(name, max_items=max_items)]
+
+    def array(self, name: str, *, max_items: int = MAX_BATCH) -> list[Any]:
+        _, value = self._get(name, _MISSING)
+        if not isinstance(value, list) or len(value) > max_items:
+            raise BadRequest(f"{name!r} must be a list of at most {max_items} items")
+        return value
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        _, value = self._get(name, _MISSING)
+        if not isinstance(value, dict):
+            raise BadRequest(f"{name!r} must be an object")
+        return value
+
+
+# --- state ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """What the worker holds in memory. Locking forgets every key; nothing here is ever serialised."""
+
+    unlocked: Any = field(default=None, repr=False)  # pycore.account.Unlocked
+    device: Any = None  # pycore.browser.DeviceInfo
+
+    def require_unlocked(self) -> Any:
+        if self.unlocked is None:
+            raise Locked("Unlock the account first.")
+        return self.unlocked
+
+
+Handler = Callable[["Worker", Args], Awaitable[Any]]
+
+
+class Worker:
+    """One crypto worker: the command table bound to one session and the JavaScript modules of its host."""
+
+    def __init__(self, *, device_js: Any = None, runtime_js: Any = None) -> None:
+        self.device_js = device_js  # web/webcrypto.js (vellum_webcrypto), or a stand-in under CPython
+        self.runtime_js = runtime_js  # vellum_runtime: boot timings, memory, origin
+        self.session = Session()
+
+    async def handle(self, cmd: object, args: object) -> dict[str, Any]:
+        try:
+            if not isinstance(cmd, str):
+                raise BadRequest("cmd must be a string")
+            handler = COMMANDS.get(cmd)
+            if handler is None:
+                raise UnknownCommand(f"unknown command {cmd[:64]!r}")
+            return {"ok": True, "result": await handler(self, Args(args))}
+        except VellumError as exc:
+            return _error(exc.code, exc.message)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeError) as exc:
+            return _error("bad_request", f"{cmd} could not use its arguments ({type(exc).__name__})")
+        except Exception as exc:  # the worker must keep serving; the text may quote data, so it is not echoed
+            return _error("internal_error", f"{cmd} failed ({type(exc).__name__})")
+
+    async def handle_json(self, text: str) -> str:
+        """JSON messages: the request as JSON text in, the reply as JSON text out, bytes as base64url strings (one
+        crossing each way for a whole batch)."""
+        try:
+            request = json.loads(text)
+        except (ValueError, TypeError):
+            return json.dumps(_error("bad_request", "the request is not JSON"))
+        if not isinstance(request, dict):
+            return json.dumps(_error("bad_request", "the request must be an object"))
+        reply = await self.handle(request.get("cmd"), request.get("args"))
+        try:
+            return json.dumps(reply, separators=(",", ":"), default=_json_bytes)
+        except (TypeError, ValueError) as exc:
+            return json.dumps(_error("internal_error", f"the reply could not be encoded ({type(exc).__name__})"))
+
+    async def handle_js(self, cmd: object, args: Any) -> Any:
+        """Binary messages (Pyodide only): the arguments as a JavaScript object whose byte fields are Uint8Arrays, the
+        reply as a JavaScript object with Uint8Arrays. No base64 and no JSON: big records cost a few copies, not an
+        encoding pass each way."""
+        from js import Object
+        from pyodide.ffi import to_js
+
+        try:
+            native = args.to_py() if hasattr(args, "to_py") else args
+        except Exception:
+            native = ()  # not convertible: Args() refuses anything but an object
+        reply = await self.handle(cmd, native)
+        return to_js(reply, dict_converter=Object.fromEntries)
+
+    # helpers used by the commands
+
+    def device_module(self) -> Any:
+        if self.device_js is None:
+            raise Unavailable("This worker has no WebCrypto device keys.")
+        return self.device_js
+
+    async def device(self) -> Any:
+        from pycore import browser
+
+        if self.session.device is None:
+            found = await browser.load_device(self.device_module())
+            if found is None:
+                raise browser.DeviceKeyError("This device has no device key yet.")
+            self.session.device = found
+        return self.session.device
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _json_bytes(value: object) -> str:
+    """Handlers answer with bytes; JSON messages carry them as base64url strings."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b64e(bytes(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- commands: runtime ------------------------------------------------------------------------------------------------
+
+
+async def ping(worker: Worker, args: Args) -> dict[str, Any]:
+    return {"pong": True}
+
+
+async def status(worker: Worker, args: Args) -> dict[str, Any]:
+    backend = getattr(primitives, "_backend", None)
+    out: dict[str, Any] = {
+        "backend": primitives.backend_name(),
+        "libsodium": str(getattr(backend, "libsodium_version", "")),
+        "python": sys.version.split()[0],
+        "platform": sys.platform,
+        "pycore": __version__,
+        "spec": SPEC_VERSION,
+        "unlocked": worker.session.unlocked is not None,
+        "device": worker.session.device is not None,
+    }
+    if worker.runtime_js is not None:
+        out["runtime"] = json.loads(str(worker.runtime_js.statsJson()))
+    return out
+
+
+# --- commands: account ------------------------------------------------------------------------------------------------
+
+
+def _summary(unlocked: Any) -> dict[str, Any]:
+    from pycore.bundle import fingerprint
+
+    bundle = unlocked.bundle
+    return {
+        "account_id": bundle.account_id,
+        "version": bundle.version,
+        "write_epoch": bundle.keyring.active.epoch,
+        "fingerprint": fingerprint(bundle.public.header.identity_public),
+        "bundle_hash": bundle.public.hash,
+    }
+
+
+def _parse_bundle(args: Args) -> Any:
+    from pycore.bundle_public import MAX_BUNDLE_SIZE, parse_bundle
+
+    return parse_bundle(args.binary("bundle", max_size=MAX_BUNDLE_SIZE))
+
+
+async def account_create(worker: Worker, args: Args) -> dict[str, Any]:
+    from pycore import account
+
+    passphrase = args.text("passphrase", max_length=1024)
+    now = args.integer("now", default=int(time.time()))
+    new = account.create_account(passphrase, now=now)
+    pass_slot = new.unlocked.public.passphrase.slot_id
+    worker.session.unlocked = account.Unlocked(new.unlocked, pass_slot, new.passphrase.box, new.passphrase)
+    return {
+        "account": _summary(worker.session.unlocked),
+        "bundle": new.unlocked.public.encoded,
+        "recovery_phrase": new.recovery_phrase,
+        "login_public": new.passphrase.login.public,
+        "recovery_login_public": new.recovery.login.public,
+    }
+
+
+async def account_unlock_passphrase(worker: Worker, args: Args) -> dict[str, Any]:
+    from pycore import account
+
+    passphrase = args.text("passphrase", max_length=1024)
+    unlocked = account.unlock_with_passphrase(_parse_bundle(args), passphrase)
+    worker.session.unlocked = unlocked
+    return {"account": _summary(unlocked)}
+
+
+async def account_unlock_device(worker: Worker, args: Args) -> dict[str, Any]:
+    from pycore import account, browser
+
+    blob = args.binary("wrapped", max_size=1024)
+    public = _parse_bundle(args)
+    device = await worker.device()
+    wrapper = browser.WebCryptoDeviceWrapper(worker.device_module())
+    unlocked = await account.unlock_with_device(public, device.device_id, wrapper, blob)
+    worker.session.unlocked = unlocked
+    return {"account": _summary(unlocked)}
+
+
+async def account_lock(worker: Worker, args: Args) -> dict[str, Any]:
+    worker.session.unlocked = None
+    return {"locked": True}
+
+
+# --- commands: device keys --------------------------------------------------------------------------------------------
+
+
+def _device_answer(info: Any) -> dict[str, Any]:
+    return {"device_id": info.device_id, "signing_public": info.signing_public, "created": info.created}
+
+
+async def device_init(worker: Worker, args: Args) -> dict[str, Any]:
+    from pycore import browser
+
+    info = await browser.ensure_device(worker.device_module())
+    worker.session.device = info
+    return _device_answer(info)
+
+
+async def device_forget(worker: Worker, args: Args) -> dict[str, Any]:
+    await worker.device_module().forget()
+    worker.session.device = None
+    return {"forgotten": True}
+
+
+async def device_remember(worker: Worker, args: Args) -> dict[str, Any]:
+    """Turn on "remember this device": a new bundle version with a device slot, and the slot key wrapped by the
+    device's WebCrypto key. The page publishes the bundle (with a step-up) and keeps the wrapped blob."""
+    from pycore import account, browser, factors
+
+    unlocked = worker.session.require_unlocked()
+    name = args.text("name", max_length=128)
+    device = await worker.device()
+    wrapper = browser.WebCryptoDeviceWrapper(worker.device_module())
+    box, blob = await factors.new_device_factor(wrapper, device.device_id)
+    new = account.add_device_factor(unlocked.bundle, device.device_id, device.signing_public, name, box.public)
+    return {"bundle": new.public.encoded, "version": new.version, "wrapped": blob}
+
+
+async def device_sign_login(worker: Worker, args: Args) -> dict[str, Any]:
+    """The device's co-signature of a login statement (proof of possession); the statement binds this device."""
+    from pycore import browser
+
+    action = args.text("action", max_length=32)
+    if action not in wire.LOGIN_ACTIONS:
+        raise BadRequest(f"action must be one of {sorted(wire.LOGIN_ACTIONS)}")
+    origin = args.text("origin", max_length=256)
+    account_id = args.binary("account_id", size=wire.ACCOUNT_ID_SIZE)
+    challenge = args.binary("challenge", size=wire.CHALLENGE_SIZE)
+    device = await worker.device()
+    statement = wire.login_statement(origin, action, account_id, challenge, device.device_id, device.signing_public)
+    signature = await browser.WebCryptoSigner(worker.device_module(), device).sign(statement)
+    return {"signature": signature, **_device_answer(device)}
+
+
+async def device_sign_request(worker: Worker, args: Args) -> dict[str, Any]:
+    """The signature headers of one relay request, signed by the device's Ed25519 key."""
+    from pycore import browser
+
+    origin = args.text("origin", max_length=256)
+    method = args.text("method", max_length=16)
+    path = args.text("path", max_length=2048)
+    query = args.text("query", max_length=8192, default="")
+    account_id = args.binary("account_id", size=wire.ACCOUNT_ID_SIZE)
+    timestamp = args.integer("timestamp", default=int(time.time()))
+    nonce = args.binary("nonce", size=wire.NONCE_SIZE, default=None) or primitives.randombytes(wire.NONCE_SIZE)
+    body_hash = wire.body_hash(args.binary("body", max_size=16 << 20, default=b""))
+    device = await worker.device()
+    message = wire.request_bytes(origin, method, path, query, account_id, device.device_id, timestamp, nonce, body_hash)
+    signature = await browser.WebCryptoSigner(worker.device_module(), device).sign(message)
+    return {
+        "headers": {
+            wire.HEADER_ACCOUNT: b64e(account_id),
+            wire.HEADER_DEVICE: b64e(device.device_id),
+            wire.HEADER_TIMESTAMP: str(timestamp),
+            wire.HEADER_NONCE: b64e(nonce),
+            wire.HEADER_SIGNATURE: b64e(signature),
+        }
+    }
+
+
+# --- commands: records ------------------------------------------------------------------------------------------------
+
+_RECORD_TYPES = {"tombstone": 0, "note": 1, "index_shard": 2}
+
+
+def _sealed_json(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.record_id,
+        "revision": record.revision,
+        "epoch": record.epoch,
+        "wrapped_key": record.wrapped_key,
+        "content": record.content,
+    }
+
+
+async def records_seal_batch(worker: Worker, args: Args) -> dict[str, Any]:
+    """Seal many records under the account's write epoch: two batched AEAD calls for the whole batch."""
+    from pycore import envelope
+
+    bundle = worker.session.require_unlocked().bundle
+    plain = []
+    for item in args.objects("records"):
+        kind = item.text("type", max_length=16, default="note")
+        if kind not in _RECORD_TYPES:
+            raise BadRequest(f"type must be one of {sorted(_RECORD_TYPES)}")
+        revision = item.integer("revision", low=1, default=1)
+        if revision == 1:
+            prev_hash = item.binary("prev_hash", size=envelope.HASH_SIZE, default=envelope.NO_PREVIOUS)
+        else:  # a later revision chains onto the content hash of the one before; no silent default
+            prev_hash = item.binary("prev_hash", size=envelope.HASH_SIZE)
+        record_id = item.binary("id", size=envelope.RECORD_ID_SIZE, default=None) or envelope.new_record_id()
+        payload = item.binary("payload", max_size=envelope.MAX_CONTENT_SIZE // 2)
+        record_type = envelope.RecordType(_RECORD_TYPES[kind])
+        plain.append(envelope.PlainRecord(record_id, revision, prev_hash, record_type, payload))
+    sealed = envelope.seal_records(bundle.scope, bundle.write_key, plain)
+    return {"records": [_sealed_json(record) for record in sealed]}
+
+
+async def records_open_batch(worker: Worker, args: Args) -> dict[str, Any]:
+    """Open many records; each answer is the record or the pycore error that refused it (one bad record never stops
+    the others)."""
+    from pycore import envelope
+
+    bundle = worker.session.require_unlocked().bundle
+    sealed = [
+        envelope.SealedRecord(
+            item.binary("id", size=envelope.RECORD_ID_SIZE),
+            item.integer("revision", low=1),
+            item.integer("epoch", low=1, high=2**32 - 1),
+            item.binary("wrapped_key", max_size=1024),
+            item.binary("content", max_size=envelope.MAX_CONTENT_SIZE),
+        )
+        for item in args.objects("records")
+    ]
+    names = {value: name for name, value in _RECORD_TYPES.items()}
+    out: list[dict[str, Any]] = []
+    for record, opened in zip(sealed, envelope.open_records(bundle.scope, bundle.keyring.keys, sealed), strict=True):
+        if isinstance(opened, VellumError):
+            out.append({"ok": False, "id": record.record_id, "code": opened.code, "message": opened.message})
+        else:
+            out.append(
+                {
+                    "ok": True,
+                    "id": opened.record_id,
+                    "revision": opened.revision,
+                    "epoch": opened.epoch,
+                    "type": names[int(opened.record_type)],
+                    "payload": opened.payload,
+                    "content_hash": opened.content_hash,
+                }
+            )
+    return {"records": out}
+
+
+# --- commands: conformance (test builds) ------------------------------------------------------------------------------
+
+
+def _conformance(name: str) -> Any:
+    try:
+        return importlib.import_module(CONFORMANCE_MODULES[name])
+    except ImportError:
+        raise Unavailable("The conformance suites are not installed in this worker (test builds only).") from None
+
+
+async def conformance_install(worker: Worker, args: Args) -> dict[str, Any]:
+    """Install the test-only wheel of ``tests/conformance`` from its fixed same-origin path (absent in production)."""
+    try:
+        importlib.import_module(CONFORMANCE_MODULES["vectors"])
+        return {"installed": False, "present": True}
+    except ImportError:
+        pass
+    if worker.runtime_js is None or sys.platform != "emscripten":
+        raise Unavailable("The conformance suites can only be installed inside the browser worker.")
+    import micropip  # type: ignore[import-not-found]  # part of the worker's Pyodide, not of CPython
+
+    try:
+        await micropip.install(str(worker.runtime_js.origin) + CONFORMANCE_WHEEL, deps=False)
+    except Exception as exc:
+        raise Unavailable(f"The conformance suites could not be installed ({type(exc).__name__}).") from None
+    importlib.invalidate_caches()
+    _conformance("vectors")
+    return {"installed": True, "present": True}
+
+
+async def vectors_run(worker: Worker, args: Args) -> dict[str, Any]:
+    """Replay frozen protocol vectors (tests/vectors/*/*.json, passed in as data) through the shared suite."""
+    suite = _conformance("vectors")
+    results: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for case in args.array("cases", max_items=1000):
+        known = isinstance(case, dict) and isinstance(case.get("name"), str) and case.get("family") in suite.RUNNERS
+        if not known:
+            raise BadRequest("each case needs a name and a known family")
+        try:
+            suite.run_case(case)
+            outcome = "pass"
+        except AssertionError as exc:
+            outcome = f"fail: {exc}"
+        except VellumError as exc:
+            outcome = f"error: {exc.code}"
+        results[f"{case['family']}/{case['name']}"] = outcome
+        counts[case["family"]] = counts.get(case["family"], 0) + 1
+    return {"results": results, "counts": counts}
+
+
+async def primitives_run_suite(worker: Worker, args: Args) -> dict[str, Any]:
+    """The shared primitives suite over external vectors (Wycheproof, BIP39, Argon2id), passed in as parsed JSON."""
+    suite = _conformance("primitives")
+    vectors = args.mapping("vectors")
+    missing = sorted({*suite.VECTOR_FILES, *suite.COMMITTED_VECTOR_FILES} - set(vectors))
+    if missing:
+        raise BadRequest(f"missing vector sets {missing}")
+    try:
+        return {"summaries": suite.run_all(vectors)}
+    except AssertionError as exc:
+        raise VellumError(str(exc)[:500], code="conformance_failed") from None
+
+
+COMMANDS: dict[str, Handler] = {
+    "ping": ping,
+    "status": status,
+    "account.create": account_create,
+    "account.unlock_passphrase": account_unlock_passphrase,
+    "account.unlock_device": account_unlock_device,
+    "account.lock": account_lock,
+    "device.init": device_init,
+    "device.forget": device_forget,
+    "device.remember": device_remember,
+    "device.sign_login": device_sign_login,
+    "device.sign_request": device_sign_request,
+    "records.seal_batch": records_seal_batch,
+    "records.open_batch": records_open_batch,
+    "conformance.install": conformance_install,
+    "vectors.run": vectors_run,
+    "primitives.run_suite": primitives_run_suite,
+}
+
+
+def browser_worker() -> Worker:
+    """The worker inside ``web/crypto-worker.js``: its JavaScript modules are registered before this is called."""
+    import vellum_runtime  # type: ignore[import-not-found]  # registered by web/crypto-worker.js
+    import vellum_webcrypto  # type: ignore[import-not-found]  # web/webcrypto.js
+
+    return Worker(device_js=vellum_webcrypto, runtime_js=vellum_runtime)
