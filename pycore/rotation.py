@@ -14,7 +14,7 @@ SPEC.md §"Rotation".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -142,6 +142,29 @@ async def rotate(
     raise RotationError("Another device keeps changing the account keys; try the rotation again later.")
 
 
+async def _each_page(
+    backend: RotationBackend,
+    current: UnlockedBundle,
+    batch: int,
+    on_progress: Callable[[Progress], None] | None,
+    step: Callable[[list[SealedRecord], Progress], Awaitable[list[bool]]],
+) -> Progress:
+    """Page through every record below the write epoch (by id, so records that fail are passed, not retried forever)
+    and apply ``step`` to each page; ``step`` answers, per record it sent, whether the relay stored it."""
+    progress = Progress()
+    after: bytes | None = None
+    while True:
+        page = await backend.records_below_epoch(current.write_key.epoch, after, batch)
+        if not page:
+            return progress
+        after = page[-1].record_id
+        stored = await step(page, progress)
+        progress.done += sum(stored)
+        progress.superseded += len(stored) - sum(stored)
+        if on_progress:
+            on_progress(progress)
+
+
 async def rewrap_all(
     backend: RotationBackend,
     current: UnlockedBundle,
@@ -150,22 +173,14 @@ async def rewrap_all(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
     """Key-only re-wrap of every record below the write epoch to the write epoch. Idempotent and resumable."""
-    progress = Progress()
-    scope, keys, write = current.scope, current.keyring.keys, current.write_key
-    after: bytes | None = None
-    while True:
-        page = await backend.records_below_epoch(write.epoch, after, batch)
-        if not page:
-            return progress
-        after = page[-1].record_id
-        results = rewrap_records(scope, keys, write, page)
-        updates = [r for r in results if isinstance(r, SealedRecord)]
+
+    async def step(page: list[SealedRecord], progress: Progress) -> list[bool]:
+        results = rewrap_records(current.scope, current.keyring.keys, current.write_key, page)
         progress.failed += [rec.record_id for rec, r in zip(page, results, strict=True) if isinstance(r, VellumError)]
-        stored = await backend.put_key_updates(updates) if updates else []
-        progress.done += sum(stored)
-        progress.superseded += len(stored) - sum(stored)
-        if on_progress:
-            on_progress(progress)
+        updates = [r for r in results if isinstance(r, SealedRecord)]
+        return await backend.put_key_updates(updates) if updates else []
+
+    return await _each_page(backend, current, batch, on_progress, step)
 
 
 async def reencrypt_all(
@@ -177,27 +192,18 @@ async def reencrypt_all(
 ) -> Progress:
     """Re-encrypt every record below the write epoch as a new revision under fresh record keys. A record edited in
     the meantime conflicts and is skipped: its newer revision is already sealed under the write epoch."""
-    progress = Progress()
-    scope, keys, write = current.scope, current.keyring.keys, current.write_key
-    after: bytes | None = None
-    while True:
-        page = await backend.records_below_epoch(write.epoch, after, batch)
-        if not page:
-            return progress
-        after = page[-1].record_id
-        opened = open_records(scope, keys, page)
+
+    async def step(page: list[SealedRecord], progress: Progress) -> list[bool]:
         plain = []
-        for rec, o in zip(page, opened, strict=True):
+        for rec, o in zip(page, open_records(current.scope, current.keyring.keys, page), strict=True):
             if isinstance(o, VellumError):
                 progress.failed.append(rec.record_id)
                 continue
             plain.append(PlainRecord(o.record_id, o.revision + 1, o.content_hash, o.record_type, o.payload))
-        sealed = seal_records(scope, write, plain)
-        stored = await backend.put_records([(s.revision - 1, s) for s in sealed]) if sealed else []
-        progress.done += sum(stored)
-        progress.superseded += len(stored) - sum(stored)
-        if on_progress:
-            on_progress(progress)
+        sealed = seal_records(current.scope, current.write_key, plain)
+        return await backend.put_records([(s.revision - 1, s) for s in sealed]) if sealed else []
+
+    return await _each_page(backend, current, batch, on_progress, step)
 
 
 async def finish_intents(
