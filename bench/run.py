@@ -18,6 +18,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS = {
     "pycore": "bench.pycore_bench",
     "sync": "bench.sync_bench",
+    "lifecycle": "bench.lifecycle_bench",
     "browser": "bench.browser_bench",
 }
 

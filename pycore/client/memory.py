@@ -8,6 +8,11 @@ relay does), wrapped keys per
 feed ordered by a sequence number that moves on every change. Each device talks to it through its own
 ``MemoryTransport``, which can be switched offline or made to lose answers. For unit tests and demos only: the real
 relay is ``backend/``.
+
+Given the account's login and recovery login public keys, it also plays the relay's key endpoints
+(``pycore.lifecycle.LifecycleBackend``): a version that changes factors needs a step-up by one of those keys, the
+passphrase and recovery factors change only together with their login key, and a revocation needs a new epoch and
+identity key and refuses the revoked device from then on.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pycore import primitives
-from pycore.bundle_public import parse_bundle, verify_first, verify_successor
+from pycore.bundle_public import FactorType, PublicBundle, factor_changes, parse_bundle, verify_first, verify_successor
 from pycore.envelope import SealedRecord, parse_content, parse_wrapped_key
 from pycore.errors import BundleError, StaleBundle, VellumError
+from pycore.lifecycle import StepUpKey
 from pycore.sync import (
     Batch,
     ChangePage,
@@ -111,7 +117,14 @@ class _Row:
 class MemoryRelay:
     """One account's relay state, shared by every ``MemoryTransport`` made from it."""
 
-    def __init__(self, first_bundle: bytes, *, send_current_on_conflict: bool = False) -> None:
+    def __init__(
+        self,
+        first_bundle: bytes,
+        *,
+        send_current_on_conflict: bool = False,
+        login_public: bytes | None = None,
+        recovery_public: bytes | None = None,
+    ) -> None:
         first = parse_bundle(first_bundle)
         verify_first(first, primitives.crypto_sign_verify_detached)
         self.account_id = first.account_id
@@ -120,9 +133,12 @@ class MemoryRelay:
         self.rows: dict[bytes, _Row] = {}
         self.seq = 0
         self.send_current_on_conflict = send_current_on_conflict
+        self.login_public = login_public  # None: step-up is not enforced (sync-only tests)
+        self.recovery_public = recovery_public
+        self.revoked: set[bytes] = set()
 
-    def transport(self) -> MemoryTransport:
-        return MemoryTransport(self)
+    def transport(self, device_id: bytes | None = None) -> MemoryTransport:
+        return MemoryTransport(self, device_id)
 
     # --- bundle ---------------------------------------------------------------------------------------------------
 
@@ -136,6 +152,47 @@ class MemoryRelay:
             raise RelayError(exc.message, code="bad_bundle", status=409) from None
         self.bundles.append(encoded)
         self.write_epoch = new.header.write_epoch
+
+    # --- key endpoints (only enforced with login keys) -----------------------------------------------------------
+
+    @property
+    def enforces_step_up(self) -> bool:
+        return self.login_public is not None
+
+    def check_step_up(self, step_up: StepUpKey | None) -> None:
+        """Stands in for the relay's step-up check: a signature by the login or recovery login key it holds."""
+        if not self.enforces_step_up:
+            return
+        if step_up is None:
+            raise RelayError("Confirm with your passphrase.", code="step_up_required", status=403)
+        expected = self.login_public if step_up.kind == "login" else self.recovery_public
+        probe = b"vellum/memory/step-up" + primitives.randombytes(16)
+        try:
+            if expected is None:
+                raise VellumError()
+            primitives.crypto_sign_verify_detached(step_up.sign(probe), probe, expected)
+        except VellumError:
+            raise RelayError("The step-up proof is refused.", code="step_up_failed", status=403) from None
+
+    def check_update(self, expected_version: int, encoded: bytes, via: str, step_up: StepUpKey | None) -> PublicBundle:
+        """The relay's order: stale first, then the chain, then which factors may change here, then the step-up."""
+        if len(self.bundles) != expected_version:
+            raise StaleBundle()
+        new = parse_bundle(encoded)
+        prev = parse_bundle(self.bundles[-1])
+        try:
+            verify_successor(prev, new, primitives.crypto_sign_verify_detached, account_id=self.account_id)
+        except BundleError as exc:
+            raise RelayError(exc.message, code="bad_bundle", status=400) from None
+        if self.enforces_step_up:
+            for kind, endpoint in ((FactorType.PASSPHRASE, "change_passphrase"), (FactorType.RECOVERY, "recovery")):
+                before = sorted((f.slot_id, f.box_public) for f in prev.factors_of(kind))
+                after = sorted((f.slot_id, f.box_public) for f in new.factors_of(kind))
+                if before != after and via != endpoint:
+                    raise RelayError("That factor changes only with its login key.", code="bad_bundle", status=400)
+            if via != "update_factors" or factor_changes(prev, new).requires_step_up:
+                self.check_step_up(step_up)
+        return new
 
     # --- records --------------------------------------------------------------------------------------------------
 
@@ -213,8 +270,9 @@ class MemoryTransport:
     """One device's connection to a ``MemoryRelay``. ``offline`` raises ``NetworkError``; ``lose_answers`` applies a
     push and then raises as if the answer were lost."""
 
-    def __init__(self, relay: MemoryRelay) -> None:
+    def __init__(self, relay: MemoryRelay, device_id: bytes | None = None) -> None:
         self.relay = relay
+        self.device_id = device_id
         self.offline = False
         self.lose_answers = False
         self.requests = 0
@@ -223,6 +281,8 @@ class MemoryTransport:
         self.requests += 1
         if self.offline:
             raise NetworkError()
+        if self.device_id is not None and self.device_id in self.relay.revoked:
+            raise RelayError("This device was removed from the account.", code="device_revoked", status=403)
 
     async def push(self, items: Sequence[PushItem]) -> list[PushResult]:
         self._call()
@@ -251,9 +311,59 @@ class MemoryTransport:
 
     async def publish_bundle(self, expected_version: int, bundle: bytes, rotation: object | None) -> None:
         self._call()
+        device_id = getattr(rotation, "device_id", None)
+        if isinstance(device_id, bytes):
+            await self._revoke(device_id, expected_version, bundle, None)
+            return
         if len(self.relay.bundles) != expected_version:
             raise StaleBundle()
+        if self.relay.enforces_step_up:
+            self.relay.check_update(expected_version, bundle, "update_factors", None)
         self.relay.put_bundle(bundle)
+
+    # --- pycore.lifecycle.LifecycleBackend ------------------------------------------------------------------------
+
+    async def replace_login_key(
+        self, expected_version: int, bundle: bytes, login_public: bytes, step_up: StepUpKey
+    ) -> None:
+        self._call()
+        self.relay.check_update(expected_version, bundle, "change_passphrase", step_up)
+        self.relay.put_bundle(bundle)
+        if self.relay.enforces_step_up:
+            self.relay.login_public = login_public
+
+    async def replace_recovery_key(
+        self, expected_version: int, bundle: bytes, recovery_login_public: bytes, step_up: StepUpKey
+    ) -> None:
+        self._call()
+        self.relay.check_update(expected_version, bundle, "recovery", step_up)
+        self.relay.put_bundle(bundle)
+        if self.relay.enforces_step_up:
+            self.relay.recovery_public = recovery_login_public
+
+    async def update_factors(self, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
+        self._call()
+        self.relay.check_update(expected_version, bundle, "update_factors", step_up)
+        self.relay.put_bundle(bundle)
+
+    async def revoke_device(self, device_id: bytes, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
+        self._call()
+        await self._revoke(device_id, expected_version, bundle, step_up)
+
+    async def _revoke(self, device_id: bytes, expected_version: int, bundle: bytes, step_up: StepUpKey | None) -> None:
+        new = self.relay.check_update(expected_version, bundle, "revoke_device", step_up)
+        prev = parse_bundle(self.relay.bundles[-1])
+        if new.device_factor(device_id) is not None:
+            raise RelayError("The new version still holds the revoked device.", code="bad_bundle", status=400)
+        same_identity = new.header.identity_public == prev.header.identity_public
+        if new.header.write_epoch <= prev.header.write_epoch or same_identity:
+            raise RelayError("A revocation needs a new epoch and identity key.", code="bad_bundle", status=400)
+        self.relay.put_bundle(bundle)
+        self.relay.revoked.add(device_id)
+
+    async def count_below_epoch(self, epoch: int) -> int:
+        self._call()
+        return sum(1 for r in self.relay.rows.values() if r.record.epoch < epoch)
 
     async def put_records(self, records: Sequence[tuple[int, SealedRecord]]) -> list[bool]:
         self._call()

@@ -11,7 +11,13 @@ engine's ``Transport`` and rotation's ``RotationBackend``, so both run over it u
 - Relay errors become ``RelayError`` with the relay's code; ``stale_bundle`` becomes ``StaleBundle``; a push refused
   with ``stale_epoch`` becomes a ``stale_epoch`` result for every record of the batch (the relay stores none of them).
 - Steps that need a step-up (a bundle version that changes factors, revoking another device) ask ``step_up`` to sign
-  the challenge the relay sent with ``step_up_required``, and send the same body again with the proof.
+  the challenge the relay sent with ``step_up_required``, and send the same body again with the proof. The lifecycle
+  endpoints (``pycore.lifecycle.LifecycleBackend``) take an explicit ``StepUpKey`` instead — the passphrase or recovery
+  phrase just typed — fetch a challenge first and send one stepped-up request (again once with the fresh challenge of
+  a ``step_up_failed`` answer, say after it expired).
+- ``bundle_chain`` asks from the version *before* ours, so the relay serves our pinned version again and a different
+  one there (``keyring_fork``) or an older one (``keyring_rollback``) is caught by ``bundle_public.verify_chain``; a
+  current version below ours is ``keyring_rollback`` too.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from urllib.parse import urlencode
 from pycore import primitives, wire
 from pycore.codec import b64d, b64e
 from pycore.envelope import RECORD_ID_SIZE, SealedRecord
-from pycore.errors import FormatError, StaleBundle
+from pycore.errors import FormatError, KeyringRollback, StaleBundle
+from pycore.lifecycle import StepUpKey
 from pycore.sync import ChangePage, PushItem, PushResult, PushStatus, RelayError, Signer
 
 API = "/api/v1"
@@ -153,13 +160,20 @@ class RelayApi:
         body: Any = None,
         signed: bool = True,
         step_up_action: str | None = None,
+        step_up_key: StepUpKey | None = None,
     ) -> Any:
-        """Send one request to ``/api/v1{path}`` and return its JSON answer; relay errors raise ``RelayError``."""
+        """Send one request to ``/api/v1{path}`` and return its JSON answer; relay errors raise ``RelayError``.
+
+        With ``step_up_key`` (and ``step_up_action``) the request carries a step-up proof signed by that key over a
+        challenge fetched first; without it, a ``step_up_required`` answer is signed by the ``step_up`` callback."""
         full_path = API + path
         query_string = urlencode(sorted((k, str(v)) for k, v in (query or {}).items()))
         raw = dumps(body) if body is not None else b""
         url = self.base_url + full_path + (f"?{query_string}" if query_string else "")
         proof: str | None = None
+        proof_retried = False
+        if step_up_key is not None and step_up_action is not None:
+            proof = self._proof(step_up_key, step_up_action, await self.step_up_challenge(), raw)
         skew_retried = False
         attempt = 0
         while True:
@@ -196,9 +210,28 @@ class RelayApi:
                 kind, signature = await self.step_up(step_up_action, challenge, raw)
                 proof = f"{kind}.{b64e(challenge)}.{b64e(signature)}"
                 continue
+            if (
+                error.code in ("step_up_failed", "step_up_required")
+                and step_up_key is not None
+                and step_up_action is not None
+                and not proof_retried
+                and "challenge" in error.extra
+            ):
+                # The challenge expired or was spent (a retried request): sign the fresh one the relay sent, once.
+                proof_retried = True
+                challenge = _bytes(error.extra, "challenge", wire.CHALLENGE_SIZE)
+                proof = self._proof(step_up_key, step_up_action, challenge, raw)
+                continue
             if error.code == "stale_bundle":
                 raise StaleBundle(error.message)
             raise error
+
+    def _proof(self, key: StepUpKey, action: str, challenge: bytes, raw: bytes) -> str:
+        if self.session is None:
+            raise RelayError("This device is not logged in.", code="unauthenticated")
+        s = self.session
+        statement = wire.step_up_statement(self.origin, action, s.account_id, s.device_id, challenge, raw)
+        return f"{key.kind}.{b64e(challenge)}.{b64e(key.sign(statement))}"
 
     @staticmethod
     def _error(response: HttpResponse) -> RelayError:
@@ -259,6 +292,16 @@ class RelayApi:
 
     async def devices(self) -> list[dict[str, Any]]:
         return _list(await self.call("GET", "/devices"), "devices")
+
+    async def step_up_challenge(self) -> bytes:
+        answer = await self.call("POST", "/step-up/challenge", body={})
+        return _bytes(answer, "challenge", wire.CHALLENGE_SIZE)
+
+    async def revoke_self(self) -> None:
+        """This device leaves the account (no step-up); every later request of it gets ``device_revoked``."""
+        if self.session is None:
+            raise RelayError("This device is not logged in.", code="unauthenticated")
+        await self.call("POST", f"/devices/{b64e(self.session.device_id)}/revoke", body={})
 
     # --- sync Transport -------------------------------------------------------------------------------------------
 
@@ -333,10 +376,17 @@ class RelayApi:
         return out
 
     async def bundle_chain(self, since_version: int) -> list[bytes]:
+        """The versions after ``since_version`` — and ``since_version`` itself, so the caller's pin check sees what the
+        relay now serves there. A relay whose current version is below ``since_version`` is rolling back."""
         out: list[bytes] = []
-        since = since_version
+        since = max(0, since_version - 1)
         while True:
             answer = await self.call("GET", "/bundle", query={"since": since})
+            if _int(answer, "current_version") < since_version:
+                raise KeyringRollback(
+                    "The server sent older account keys than this device has already seen. Nothing was changed; "
+                    "try again later or contact the server's operator."
+                )
             page = [b64d(b) if isinstance(b, str) else b"" for b in _list(answer, "bundles")]
             out += page
             since += len(page)
@@ -375,3 +425,41 @@ class RelayApi:
         if any(r.status == PushStatus.STALE_EPOCH for r in results):
             raise StaleBundle("stale_epoch")
         return [r.status == PushStatus.ACCEPTED for r in results]
+
+    # --- pycore.lifecycle.LifecycleBackend: one stepped-up request each -------------------------------------------
+
+    @staticmethod
+    def _bundle_body(expected_version: int, bundle: bytes, **keys: bytes) -> dict[str, Any]:
+        body: dict[str, Any] = {"expected_version": expected_version, "bundle": b64e(bundle)}
+        body.update({name: b64e(value) for name, value in keys.items()})
+        return body
+
+    async def replace_login_key(
+        self, expected_version: int, bundle: bytes, login_public: bytes, step_up: StepUpKey
+    ) -> None:
+        body = self._bundle_body(expected_version, bundle, login_public=login_public)
+        await self.call(
+            "POST", "/account/passphrase", body=body, step_up_action="change_passphrase", step_up_key=step_up
+        )
+
+    async def replace_recovery_key(
+        self, expected_version: int, bundle: bytes, recovery_login_public: bytes, step_up: StepUpKey
+    ) -> None:
+        body = self._bundle_body(expected_version, bundle, recovery_login_public=recovery_login_public)
+        await self.call(
+            "POST", "/account/recovery-kit", body=body, step_up_action="new_recovery_kit", step_up_key=step_up
+        )
+
+    async def update_factors(self, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
+        body = self._bundle_body(expected_version, bundle)
+        await self.call("PUT", "/bundle", body=body, step_up_action="update_factors", step_up_key=step_up)
+
+    async def revoke_device(self, device_id: bytes, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
+        body = self._bundle_body(expected_version, bundle)
+        await self.call(
+            "POST", f"/devices/{b64e(device_id)}/revoke", body=body, step_up_action="revoke_device", step_up_key=step_up
+        )
+
+    async def count_below_epoch(self, epoch: int) -> int:
+        answer = await self.call("GET", "/records/below-epoch", query={"epoch": epoch, "limit": 1})
+        return _int(answer, "remaining")
