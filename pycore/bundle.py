@@ -9,6 +9,7 @@ SPEC.md §"Account bundle".
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -179,6 +180,7 @@ def next_version(
     keyring: Keyring | None = None,
     new_account_key: bool = False,
     new_identity: bool = False,
+    now: int | None = None,
 ) -> UnlockedBundle:
     """Version + 1. Factors kept as ``FactorEntry`` keep their slot bytes unless the account key changes, in which case
     every remaining factor is re-sealed to its public key (no factor needs to be present). A new identity key is
@@ -189,7 +191,8 @@ def next_version(
     if new_account_key:
         account_key = primitives.randombytes(ACCOUNT_KEY_SIZE)
         if keyring.active.epoch == current.keyring.active.epoch:
-            keyring = keyring.with_new_epoch(keyring.active.created_at)
+            # The new epoch counts as a rotation (it resets the rotation schedule): stamp it with the current time.
+            keyring = keyring.with_new_epoch(now if now is not None else int(time.time()))
         factor_list = [
             FactorSpec(f.slot_id, f.type, f.box_public, f.meta) if isinstance(f, FactorEntry) else f
             for f in factor_list

@@ -346,10 +346,16 @@ def verify_successor(prev: PublicBundle | Pin, new: PublicBundle, verify: Verify
         raise BundleError(f"expected bundle version {prev_version + 1}, got {h.version}")
     if h.prev_hash != prev_hash:
         raise BundleError("the bundle does not extend the previous version")
-    if isinstance(prev, PublicBundle) and h.write_epoch < prev.header.write_epoch:
-        raise BundleError("the write epoch went backwards")
-    if isinstance(prev, PublicBundle) and h.min_writer_version < prev.header.min_writer_version:
-        raise BundleError("the minimum writer version went backwards")
+    if isinstance(prev, PublicBundle):
+        # One version may start at most one new epoch: a device holding the account key could otherwise jump to the
+        # last epoch number and leave no room for any later rotation or revocation.
+        if not prev.header.write_epoch <= h.write_epoch <= prev.header.write_epoch + 1:
+            raise BundleError("the write epoch must stay or grow by one")
+        if h.min_writer_version < prev.header.min_writer_version:
+            raise BundleError("the minimum writer version went backwards")
+    if h.min_writer_version > PROTOCOL_VERSION:
+        # Beyond any writer this code knows: it would lock every client out of the account.
+        raise BundleError("the bundle asks for a newer Vellum than exists")
     _verify(verify, new.signature, signed_message(new.body), h.identity_public, "signature")
     if h.identity_public != prev_identity:
         if new.handover is None:

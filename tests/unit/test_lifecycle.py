@@ -273,15 +273,19 @@ def test_a_garbage_head_is_never_adopted_and_a_revocation_repairs_it(world: Worl
     a, ua = world.device()
     thief, ut = world.device()
     assert thief.device_id is not None
-    # The thief (account key, identity seed, a device session, no passphrase) publishes a keyring nobody can open, with
-    # a write epoch far ahead: the relay cannot tell, no step-up is needed since no factor changed.
-    run(thief.publish_bundle(1, forge(ut.bundle.public, ut.bundle.identity, write_epoch=7), None))
+    # The thief (account key, identity seed, a device session, no passphrase) cannot jump the write epoch ahead (that
+    # would leave no epoch for later rotations) ...
+    with pytest.raises(RelayError) as jump:
+        run(thief.publish_bundle(1, forge(ut.bundle.public, ut.bundle.identity, write_epoch=7), None))
+    assert jump.value.code == "bad_bundle"
+    # ... but it can publish a keyring nobody can open: the relay cannot tell, and no factor changed.
+    run(thief.publish_bundle(1, forge(ut.bundle.public, ut.bundle.identity, write_epoch=2), None))
     with pytest.raises(BundleError) as bad:
         run(lifecycle.follow(a, ua))
     assert bad.value.code == "bad_bundle"
     repaired = run(lifecycle.revoke_device(a, ua, world.confirmation(ua), thief.device_id, now=NOW))
-    assert repaired.bundle.version == 3 and repaired.bundle.write_key.epoch == 8
-    assert [e.epoch for e in repaired.bundle.keyring.epochs] == [1, 8]
+    assert repaired.bundle.version == 3 and repaired.bundle.write_key.epoch == 3
+    assert [e.epoch for e in repaired.bundle.keyring.epochs] == [1, 3]
     _, other = world.device()
     followed = run(lifecycle.follow(world.relay.transport(), other))
     assert followed.bundle.public.hash == repaired.bundle.public.hash
