@@ -115,6 +115,7 @@ def authenticate() -> Caller:
     d = store.devices.c
     with store.read() as conn:
         device = conn.execute(select(store.devices).where(d.account_id == account_id, d.device_id == device_id)).first()
+        seen = device is not None and store.nonce_seen(conn, account_id, device_id, nonce)
     if device is None:
         raise ApiError("unknown_device", 401, "This device is not registered with this account. Log in again.")
     if device.revoked_at is not None:
@@ -132,19 +133,32 @@ def authenticate() -> Caller:
     )
     if not signature_ok(signature, message, device.signing_public):
         raise ApiError("bad_signature", 401, "The request signature does not verify.")
-    # Keep the nonce for as long as its timestamp could still be accepted.
+    if seen:
+        raise _replayed()
+    store.maybe_purge()
+    # Keep the nonce for as long as its timestamp could still be accepted. It is written in the request's own write
+    # transaction (see ``signed``): a replay racing its original loses on the nonce's primary key there, and nothing
+    # of it is applied.
     expires_at = max(now, timestamp) + wire.MAX_CLOCK_SKEW_SECONDS + 60
-    with store.write() as conn:
+    touch = now - device.last_seen_at >= current_app.config["LAST_SEEN_GRANULARITY"]
+
+    def keep_nonce(conn: Connection) -> None:
         if not store.record_nonce(conn, account_id, device_id, nonce, expires_at):
-            raise ApiError("replayed_nonce", 401, "This request was already received once.")
-        if now - device.last_seen_at >= current_app.config["LAST_SEEN_GRANULARITY"]:
+            store.drop_deferred()  # the copy that won keeps it
+            raise _replayed()
+        if touch:
             conn.execute(
                 update(store.devices)
                 .where(d.account_id == account_id, d.device_id == device_id)
                 .values(last_seen_at=now)
             )
-    store.maybe_purge()
+
+    store.defer_write(keep_nonce)
     return Caller(account_id, device_id, device)
+
+
+def _replayed() -> ApiError:
+    return ApiError("replayed_nonce", 401, "This request was already received once.")
 
 
 def signed(view: F) -> F:
@@ -153,7 +167,12 @@ def signed(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.caller = authenticate()
-        return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            # The nonce rides in the view's first write transaction; if the view wrote nothing, or failed and rolled
+            # back, it is kept here on its own (a replay found now answers replayed_nonce instead of the view).
+            store.flush_deferred()
 
     return wrapper  # type: ignore[return-value]
 

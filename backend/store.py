@@ -4,14 +4,15 @@ Everything shared between workers lives here: accounts, bundle versions, devices
 challenges, request nonces, rate-limit counters and the decoy secret. Writers open their transaction with
 ``BEGIN IMMEDIATE`` on SQLite (take the write lock first, wait up to the busy timeout) so a compare-and-swap never
 meets a stale snapshot; every compare-and-swap is also a conditional ``UPDATE`` checked by its row count, which is
-what keeps it correct on PostgreSQL.
+what keeps it correct on PostgreSQL. A signed request's nonce is written inside the request's own write transaction
+(``defer_write``), or in one of its own when the request writes nothing or its writes roll back.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -34,6 +35,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 metadata = MetaData()
@@ -220,11 +223,20 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 @contextmanager
 def transaction(*, write: bool) -> Iterator[Connection]:
-    """A transaction on the request's connection; write transactions take SQLite's write lock up front."""
+    """A transaction on the request's connection; write transactions take SQLite's write lock up front.
+
+    A write deferred with ``defer_write`` runs first inside the request's next write transaction and is committed or
+    rolled back with it (it stays pending when the transaction rolls back).
+    """
     conn = get_db()
     conn.execution_options(vellum_write=write)
+    deferred = g.get("vellum_deferred") if write else None
     with conn.begin():
+        if deferred is not None:
+            deferred(conn)
         yield conn
+    if deferred is not None and g.get("vellum_deferred") is deferred:
+        g.vellum_deferred = None
 
 
 def read() -> AbstractContextManager[Connection]:
@@ -235,6 +247,27 @@ def read() -> AbstractContextManager[Connection]:
 def write() -> AbstractContextManager[Connection]:
     """A write transaction: on SQLite, BEGIN IMMEDIATE (waits up to the busy timeout for the write lock)."""
     return transaction(write=True)
+
+
+def defer_write(fn: Callable[[Connection], None]) -> None:
+    """Have ``fn`` run at the start of this request's next write transaction, so that it commits with it.
+
+    Whatever happens, call ``flush_deferred`` before answering: it runs ``fn`` on its own if no write transaction of
+    the request committed it (the request wrote nothing, or its writes rolled back).
+    """
+    g.vellum_deferred = fn
+
+
+def flush_deferred() -> None:
+    """Run the pending deferred write in a transaction of its own, if one is still pending."""
+    if g.get("vellum_deferred") is not None:
+        with write():
+            pass
+
+
+def drop_deferred() -> None:
+    """Forget the pending deferred write (it has nothing left to do)."""
+    g.vellum_deferred = None
 
 
 def now() -> int:
@@ -277,16 +310,35 @@ def spend_challenge(
     return conn.execute(stmt).rowcount == 1
 
 
-def record_nonce(conn: Connection, account_id: bytes, device_id: bytes, nonce: bytes, expires_at: int) -> bool:
-    """Remember a request nonce; False if it was already seen (a replay)."""
+def nonce_seen(conn: Connection, account_id: bytes, device_id: bytes, nonce: bytes) -> bool:
+    """Whether a request nonce is already kept (a read: the early answer to a replay of a finished request)."""
     c = nonces.c
     seen = conn.execute(
         select(c.nonce).where(c.account_id == account_id, c.device_id == device_id, c.nonce == nonce)
     ).first()
-    if seen is not None:
+    return seen is not None
+
+
+def record_nonce(conn: Connection, account_id: bytes, device_id: bytes, nonce: bytes, expires_at: int) -> bool:
+    """Remember a request nonce in a write transaction; False if it was already kept (a replay).
+
+    One statement where the database can skip a duplicate key (SQLite, PostgreSQL); the primary key is the arbiter,
+    so two copies of one request on two workers cannot both be recorded.
+    """
+    values = {"account_id": account_id, "device_id": device_id, "nonce": nonce, "expires_at": expires_at}
+    skip_duplicate = _INSERT_NONCE.get(conn.dialect.name)
+    if skip_duplicate is not None:
+        return conn.execute(skip_duplicate, values).rowcount == 1
+    if nonce_seen(conn, account_id, device_id, nonce):
         return False
-    conn.execute(insert(nonces).values(account_id=account_id, device_id=device_id, nonce=nonce, expires_at=expires_at))
+    conn.execute(insert(nonces), values)
     return True
+
+
+_INSERT_NONCE = {
+    "sqlite": sqlite_dialect.insert(nonces).on_conflict_do_nothing(),
+    "postgresql": postgresql_dialect.insert(nonces).on_conflict_do_nothing(),
+}
 
 
 def hit_rate_limit(conn: Connection, bucket: str, limit: int, window: int) -> int | None:
