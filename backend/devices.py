@@ -95,9 +95,9 @@ def revoke_device(device_id: str) -> ResponseReturnValue:
         account = chain.load_account(conn, c.account_id)
         device = _load_device(conn, c.account_id, target)
         prev = chain.load_version(conn, c.account_id, account.bundle_version) if new else None
-    if device.revoked_at is not None:
-        raise ApiError("already_revoked", 409, "This device was already removed.")
     needs_step_up = not itself
+    # Staleness first: two devices revoking the same device must see stale_bundle (and re-plan on the winner's
+    # version), not already_revoked.
     if new is not None and prev is not None:
         diff = chain.check_successor(account, prev, expected, new, via=chain.REVOKE_DEVICE)
         if new.device_factor(target) is not None:
@@ -105,6 +105,8 @@ def revoke_device(device_id: str) -> ResponseReturnValue:
         if not itself and (new.header.write_epoch <= prev.header.write_epoch or not diff.identity_changed):
             raise chain.bad_bundle("Revoking another device must start a new epoch and a new identity key.")
         needs_step_up = needs_step_up or diff.requires_step_up
+    if device.revoked_at is not None:
+        raise ApiError("already_revoked", 409, "This device was already removed.")
     if needs_step_up:
         require_step_up("revoke_device", account)
     d = store.devices.c

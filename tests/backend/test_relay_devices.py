@@ -79,6 +79,11 @@ def test_revoke_other_needs_bundle_and_step_up(relay: RelayClient, account: Acco
     header3 = relay.step_up(account, "revoke_device", body3)
     assert relay.signed(account, "POST", revoke_path(lost), body=body3, step_up=header3).code == "already_revoked"
     assert relay.signed(account, "POST", revoke_path(Device()), body=body3).code == "not_found"
+    # A second revocation of the same device built on the version the first one replaced loses the race as
+    # stale_bundle (so it re-plans on the winner), not as already_revoked.
+    late = dumps({"expected_version": 1, "bundle": b64e(raw3)})
+    late_header = relay.step_up(account, "revoke_device", late)
+    assert relay.signed(account, "POST", revoke_path(lost), body=late, step_up=late_header).code == "stale_bundle"
 
 
 def test_revocation_is_atomic_with_the_bundle(relay: RelayClient, account: Account) -> None:
