@@ -20,6 +20,7 @@ BENCHMARKS = {
     "sync": "bench.sync_bench",
     "lifecycle": "bench.lifecycle_bench",
     "browser": "bench.browser_bench",
+    "app": "bench.app_bench",
 }
 
 

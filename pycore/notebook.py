@@ -10,7 +10,7 @@ sealed records in the outbox.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +48,10 @@ def _flags_of(rec: LocalRecord) -> tuple[bool, str | None]:
     return rec.pending is not None, rec.quarantine.reason if rec.quarantine else None
 
 
+def _searchable(title: str, body: str) -> str:
+    return f"{title}\n{body}".casefold()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -58,7 +62,10 @@ class Notebook:
         self.index_store = index_store
         self._entries: dict[bytes, index.IndexEntry] = {}
         self._flags: dict[bytes, tuple[bool, str | None]] = {}  # record id -> (pending, quarantine reason)
-        self._bodies: dict[bytes, tuple[bytes, str]] = {}  # record id -> (content hash, body): search cache
+        # record id -> (content hash, title and body case-folded): the search cache
+        self._bodies: dict[bytes, tuple[bytes, str]] = {}
+        self._shards: dict[bytes, int] = {}  # record id -> shard number, for the index keys of ``_shard_key``
+        self._shard_key = b""
         self._not_notes: set[tuple[bytes, bytes]] = set()  # (id, content hash) of heads that are not listed
         self._generation = 0
         self._loaded = False
@@ -69,6 +76,15 @@ class Notebook:
     @property
     def _keys(self) -> index.IndexKeys:
         return index.IndexKeys.from_account_key(self.engine.unlocked.bundle.account_key)
+
+    def _shard_of(self, keys: index.IndexKeys, record_id: bytes) -> int:
+        """``keys.shard_of`` (a keyed BLAKE2b), remembered: a save must not hash every note to find one shard."""
+        if keys.assign != self._shard_key:
+            self._shards, self._shard_key = {}, keys.assign
+        number = self._shards.get(record_id)
+        if number is None:
+            number = self._shards[record_id] = keys.shard_of(record_id)
+        return number
 
     @property
     def _scope_ids(self) -> tuple[bytes, bytes]:
@@ -81,14 +97,17 @@ class Notebook:
         """Open the sealed index: the list as it was at the last write, without opening any note. Shards that fail
         to open are rebuilt by the next ``reconcile``."""
         blobs = await self.index_store.load_index()
-        opened = index.open_shards(self._keys, *self._scope_ids, blobs)
+        keys = self._keys
+        opened = index.open_shards(keys, *self._scope_ids, blobs)
         self._entries = {}
+        self._shards, self._shard_key = {}, keys.assign
         for number, result in opened.items():
             if isinstance(result, VellumError):
                 continue
             self._generation = max(self._generation, index.shard_generation(blobs[number]))
             for entry in result:
                 self._entries[entry.record_id] = entry
+                self._shards[entry.record_id] = number  # open_shards checked each entry's shard
         self._loaded = True
         return self.items()
 
@@ -97,7 +116,7 @@ class Notebook:
         if not self._loaded:
             await self.load()
         seen: set[bytes] = set()
-        stale: list[LocalRecord] = []
+        stale: list[SealedRecord] = []
         after: bytes | None = None
         while True:
             page = await self.engine.store.scan(after, SCAN_PAGE)
@@ -105,21 +124,49 @@ class Notebook:
                 break
             after = page[-1].record_id
             for rec in page:
-                head = rec.head
-                if head is None:
-                    continue
-                seen.add(rec.record_id)
-                self._flags[rec.record_id] = _flags_of(rec)
-                entry = self._entries.get(rec.record_id)
-                if entry is None:
-                    if (rec.record_id, head.content_hash) not in self._not_notes:
-                        stale.append(rec)
-                elif entry.revision != head.revision or entry.content_hash != head.content_hash:
-                    stale.append(rec)
+                if rec.head is not None:
+                    seen.add(rec.record_id)
+                self._check(rec, stale)
         changed: set[bytes] = {rid for rid in self._entries if rid not in seen}
         for rid in changed:
             del self._entries[rid]
-        heads = [rec.head for rec in stale if rec.head is not None]
+        return await self._apply(stale, changed)
+
+    async def refresh(self, record_ids: Iterable[bytes]) -> int:
+        """``reconcile`` for these records only (say, what a sync just changed); returns how many entries changed."""
+        if not self._loaded:
+            await self.load()
+        ids = list(dict.fromkeys(record_ids))
+        stale: list[SealedRecord] = []
+        changed: set[bytes] = set()
+        for start in range(0, len(ids), SCAN_PAGE):
+            chunk = ids[start : start + SCAN_PAGE]
+            local = await self.engine.store.get(chunk)
+            for rid in chunk:
+                rec = local.get(rid)
+                if rec is None or rec.head is None:
+                    self._flags.pop(rid, None)
+                    if self._entries.pop(rid, None) is not None:
+                        changed.add(rid)
+                    continue
+                self._check(rec, stale)
+        return await self._apply(stale, changed)
+
+    def _check(self, rec: LocalRecord, stale: list[SealedRecord]) -> None:
+        """Note the record's flags; queue its head when the index does not hold that exact version."""
+        head = rec.head
+        if head is None:
+            return
+        self._flags[rec.record_id] = _flags_of(rec)
+        entry = self._entries.get(rec.record_id)
+        if entry is None:
+            if (rec.record_id, head.content_hash) not in self._not_notes:
+                stale.append(head)
+        elif entry.revision != head.revision or entry.content_hash != head.content_hash:
+            stale.append(head)
+
+    async def _apply(self, heads: list[SealedRecord], changed: set[bytes]) -> int:
+        """Open the stale heads (one batch), update their entries, and re-seal the shards that changed."""
         for head, opened in zip(heads, self._open(heads), strict=True):
             note = self._note_of(opened)
             if note is None:
@@ -131,7 +178,8 @@ class Notebook:
             changed.add(head.record_id)
             self._remember(head, note)
         if changed:
-            await self._save_shards({self._keys.shard_of(rid) for rid in changed})
+            keys = self._keys
+            await self._save_shards({self._shard_of(keys, rid) for rid in changed})
         return len(changed)
 
     def _open(self, sealed: Sequence[SealedRecord]) -> list[OpenedRecord | VellumError]:
@@ -157,13 +205,17 @@ class Notebook:
             index.snippet_of(note.body),
             index.FLAG_CONFLICTED if CONFLICT_MARK in note.title else 0,
         )
-        self._bodies[head.record_id] = (head.content_hash, note.body)
+        self._bodies[head.record_id] = (head.content_hash, _searchable(note.title, note.body))
 
     async def _save_shards(self, numbers: set[int]) -> None:
         keys = self._keys
-        grouped = index.group(keys, self._entries.values())
+        grouped: dict[int, list[index.IndexEntry]] = {n: [] for n in numbers}
+        for entry in self._entries.values():
+            found = grouped.get(self._shard_of(keys, entry.record_id))
+            if found is not None:
+                found.append(entry)
         self._generation += 1
-        sealed = index.seal_shards(keys, *self._scope_ids, {n: grouped[n] for n in numbers}, self._generation)
+        sealed = index.seal_shards(keys, *self._scope_ids, grouped, self._generation)
         await self.index_store.save_index(sealed)
 
     async def reseal_index(self) -> None:
@@ -216,7 +268,7 @@ class Notebook:
             self._bodies.pop(record_id, None)
         else:
             self._remember(head, note)
-        await self._save_shards({self._keys.shard_of(record_id)})
+        await self._save_shards({self._shard_of(self._keys, record_id)})
 
     async def sync(self) -> SyncReport:
         report = await self.engine.sync()
@@ -237,12 +289,13 @@ class Notebook:
         if missing:
             await self._load_bodies(missing)
         hits = []
-        for item in self.items():
-            body = self._bodies.get(item.record_id, (b"", ""))[1]
-            text = f"{item.title}\n{body}".casefold()
+        for e in self._entries.values():
+            cached = self._bodies.get(e.record_id)
+            text = cached[1] if cached is not None and cached[0] == e.content_hash else e.title.casefold()
             if all(w in text for w in words):
-                hits.append(item.record_id)
-        return hits
+                hits.append(e)
+        hits.sort(key=lambda e: (-e.updated_at, e.record_id))
+        return [e.record_id for e in hits]
 
     async def _load_bodies(self, record_ids: list[bytes]) -> None:
         for start in range(0, len(record_ids), SCAN_PAGE):
@@ -252,7 +305,7 @@ class Notebook:
             for head, opened in zip(heads, self._open(heads), strict=True):
                 note = self._note_of(opened)
                 if note is not None:
-                    self._bodies[head.record_id] = (head.content_hash, note.body)
+                    self._bodies[head.record_id] = (head.content_hash, _searchable(note.title, note.body))
 
     # --- export and import --------------------------------------------------------------------------------------------
 

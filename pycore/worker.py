@@ -1,7 +1,8 @@
 """The crypto worker's command table: what the page may ask of pycore, and nothing else.
 
 ``web/crypto-worker.js`` boots Pyodide, installs pycore, registers its JavaScript modules (``vellum_sodium``,
-``vellum_webcrypto``, ``vellum_runtime``) and then hands every message from the page to :meth:`Worker.handle_json`::
+``vellum_webcrypto``, ``vellum_idb``, ``vellum_fetch``, ``vellum_runtime``) and then hands every message from the page
+to :meth:`Worker.handle_json`::
 
     request  {"cmd": "records.seal_batch", "args": {...}}            (the worker adds and strips the message id)
     reply    {"ok": true, "result": {...}}  |  {"ok": false, "error": {"code": "...", "message": "..."}}
@@ -17,6 +18,10 @@ nothing secret can leak through an error), and the worker keeps serving.
 Keys stay in this worker: an unlocked account lives in the worker's memory (``Session``), records are sealed and opened
 here, in batches so the Python/JavaScript bridge is crossed once per batch, not once per record. The only secrets that
 go back to the page are the ones a person must see (the recovery phrase, once, at account creation).
+
+Two families of commands: the app's (``app.*``, ``notes.*``, ``sync.*``, ``devices.*``, ``export.*``, ``import.*``,
+docs/worker-api.md, the contract with the UI), thin wrappers over ``pycore.app.App``; and the protocol-level ones
+(``account.*``, ``device.*``, ``records.*``, conformance) that tests and benchmarks drive directly.
 """
 
 from __future__ import annotations
@@ -121,6 +126,12 @@ class Args:
             raise BadRequest(f"{name!r} must be an integer in {low}..{high}")
         return value
 
+    def flag(self, name: str, *, default: bool = False) -> bool:
+        _, value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise BadRequest(f"{name!r} must be true or false")
+        return value
+
     def objects(self, name: str, *, max_items: int = MAX_BATCH) -> list[Args]:
         return [Args(item) for item in self.array(name, max_items=max_items)]
 
@@ -159,10 +170,24 @@ Handler = Callable[["Worker", Args], Awaitable[Any]]
 class Worker:
     """One crypto worker: the command table bound to one session and the JavaScript modules of its host."""
 
-    def __init__(self, *, device_js: Any = None, runtime_js: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        device_js: Any = None,
+        runtime_js: Any = None,
+        idb_js: Any = None,
+        fetch_js: Any = None,
+        origin: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.device_js = device_js  # web/webcrypto.js (vellum_webcrypto), or a stand-in under CPython
-        self.runtime_js = runtime_js  # vellum_runtime: boot timings, memory, origin
+        self.runtime_js = runtime_js  # vellum_runtime: boot timings, memory, origin, features
+        self.idb_js = idb_js  # web/idb-store.js (vellum_idb)
+        self.fetch_js = fetch_js  # web/fetch-http.js (vellum_fetch)
+        self.origin = origin or (str(runtime_js.origin) if runtime_js is not None else None)
+        self.clock = clock
         self.session = Session()
+        self._app: Any = None
 
     async def handle(self, cmd: object, args: object) -> dict[str, Any]:
         try:
@@ -209,6 +234,19 @@ class Worker:
         return to_js(reply, dict_converter=Object.fromEntries)
 
     # helpers used by the commands
+
+    def app(self) -> Any:
+        """The app session (``pycore.app.App``), made on first use; it needs IndexedDB, fetch and the device keys."""
+        if self._app is None:
+            if self.idb_js is None or self.fetch_js is None or self.device_js is None or self.origin is None:
+                raise Unavailable("This worker has no local database, network or device keys for the app.")
+            from pycore.app import App
+
+            self._app = App(
+                idb=self.idb_js, fetch=self.fetch_js, device=self.device_js, runtime=self.runtime_js,
+                origin=self.origin, clock=self.clock,
+            )
+        return self._app
 
     def device_module(self) -> Any:
         if self.device_js is None:
@@ -258,6 +296,8 @@ async def status(worker: Worker, args: Args) -> dict[str, Any]:
     }
     if worker.runtime_js is not None:
         out["runtime"] = json.loads(str(worker.runtime_js.statsJson()))
+    if worker._app is not None:
+        out["app_timings_ms"] = dict(worker._app.timings)
     return out
 
 
@@ -477,6 +517,122 @@ async def records_open_batch(worker: Worker, args: Args) -> dict[str, Any]:
     return {"records": out}
 
 
+# --- commands: the app (docs/worker-api.md) ---------------------------------------------------------------------------
+
+MAX_NOTE_TEXT = 900 * 1024  # pycore.notes.MAX_NOTE_SIZE: a longer body cannot be sealed as one note anyway
+MAX_IMPORT = 256 << 20
+_PASSPHRASE = 1024
+
+
+def _record_id(args: Args, name: str = "id") -> bytes:
+    from pycore.envelope import RECORD_ID_SIZE
+
+    return bytes(args.binary(name, size=RECORD_ID_SIZE))
+
+
+async def app_status(worker: Worker, args: Args) -> Any:
+    return await worker.app().status()
+
+
+async def app_register(worker: Worker, args: Args) -> Any:
+    return await worker.app().register(
+        args.text("username", max_length=256),
+        args.text("passphrase", max_length=_PASSPHRASE),
+        args.text("device_name", max_length=128),
+        args.text("relay_origin", max_length=256, default=None),
+    )
+
+
+async def app_recovery_confirmed(worker: Worker, args: Args) -> Any:
+    words = args.mapping("words")
+    if len(words) > 24 or not all(isinstance(k, str) and isinstance(v, str) and len(v) < 64 for k, v in words.items()):
+        raise BadRequest("'words' maps positions to words")
+    return await worker.app().recovery_confirmed(words)
+
+
+async def app_sign_in(worker: Worker, args: Args) -> Any:
+    return await worker.app().sign_in(
+        args.text("username", max_length=256),
+        args.text("passphrase", max_length=_PASSPHRASE),
+        args.text("device_name", max_length=128),
+        args.flag("remember"),
+        args.text("relay_origin", max_length=256, default=None),
+    )
+
+
+async def app_unlock(worker: Worker, args: Args) -> Any:
+    return await worker.app().unlock(args.text("passphrase", max_length=_PASSPHRASE), args.flag("remember"))
+
+
+async def app_unlock_device(worker: Worker, args: Args) -> Any:
+    return await worker.app().unlock_device()
+
+
+async def app_lock(worker: Worker, args: Args) -> Any:
+    worker.session.unlocked = None
+    return await worker.app().lock()
+
+
+async def notes_list(worker: Worker, args: Args) -> Any:
+    return await worker.app().notes_list()
+
+
+async def notes_get(worker: Worker, args: Args) -> Any:
+    return await worker.app().notes_get(_record_id(args))
+
+
+async def notes_save(worker: Worker, args: Args) -> Any:
+    record_id = args.binary("id", size=16, default=None)
+    title = args.text("title", max_length=MAX_TEXT)
+    base_revision = args.integer("base_revision", low=1, default=None)
+    body = args.text("body", max_length=MAX_NOTE_TEXT)
+    return await worker.app().notes_save(title, body, record_id, base_revision)
+
+
+async def notes_delete(worker: Worker, args: Args) -> Any:
+    return await worker.app().notes_delete(_record_id(args))
+
+
+async def notes_restore(worker: Worker, args: Args) -> Any:
+    title = args.text("title", max_length=MAX_TEXT)
+    return await worker.app().notes_save(title, args.text("body", max_length=MAX_NOTE_TEXT), _record_id(args))
+
+
+async def notes_search(worker: Worker, args: Args) -> Any:
+    return await worker.app().notes_search(args.text("query", max_length=1024))
+
+
+async def sync_now(worker: Worker, args: Args) -> Any:
+    return await worker.app().sync_now()
+
+
+async def sync_status(worker: Worker, args: Args) -> Any:
+    return await worker.app().sync_status()
+
+
+async def devices_list(worker: Worker, args: Args) -> Any:
+    return await worker.app().devices_list()
+
+
+async def devices_rename(worker: Worker, args: Args) -> Any:
+    return await worker.app().devices_rename(args.text("name", max_length=128))
+
+
+async def export_encrypted(worker: Worker, args: Args) -> Any:
+    return await worker.app().export_encrypted(args.text("passphrase", max_length=_PASSPHRASE))
+
+
+async def export_plaintext(worker: Worker, args: Args) -> Any:
+    if not args.flag("confirm"):
+        raise BadRequest("a readable export needs {confirm: true}")
+    return await worker.app().export_plaintext()
+
+
+async def import_encrypted(worker: Worker, args: Args) -> Any:
+    data = bytes(args.binary("file", max_size=MAX_IMPORT))
+    return await worker.app().import_encrypted(data, args.text("passphrase", max_length=_PASSPHRASE))
+
+
 # --- commands: conformance (test builds) ------------------------------------------------------------------------------
 
 
@@ -544,6 +700,26 @@ async def primitives_run_suite(worker: Worker, args: Args) -> dict[str, Any]:
 COMMANDS: dict[str, Handler] = {
     "ping": ping,
     "status": status,
+    "app.status": app_status,
+    "app.register": app_register,
+    "app.recovery_confirmed": app_recovery_confirmed,
+    "app.sign_in": app_sign_in,
+    "app.unlock": app_unlock,
+    "app.unlock_device": app_unlock_device,
+    "app.lock": app_lock,
+    "notes.list": notes_list,
+    "notes.get": notes_get,
+    "notes.save": notes_save,
+    "notes.delete": notes_delete,
+    "notes.restore": notes_restore,
+    "notes.search": notes_search,
+    "sync.now": sync_now,
+    "sync.status": sync_status,
+    "devices.list": devices_list,
+    "devices.rename": devices_rename,
+    "export.encrypted": export_encrypted,
+    "export.plaintext": export_plaintext,
+    "import.encrypted": import_encrypted,
     "account.create": account_create,
     "account.unlock_passphrase": account_unlock_passphrase,
     "account.unlock_device": account_unlock_device,
@@ -563,7 +739,9 @@ COMMANDS: dict[str, Handler] = {
 
 def browser_worker() -> Worker:
     """The worker inside ``web/crypto-worker.js``: its JavaScript modules are registered before this is called."""
+    import vellum_fetch  # type: ignore[import-not-found]  # web/fetch-http.js
+    import vellum_idb  # type: ignore[import-not-found]  # web/idb-store.js
     import vellum_runtime  # type: ignore[import-not-found]  # registered by web/crypto-worker.js
     import vellum_webcrypto  # type: ignore[import-not-found]  # web/webcrypto.js
 
-    return Worker(device_js=vellum_webcrypto, runtime_js=vellum_runtime)
+    return Worker(device_js=vellum_webcrypto, runtime_js=vellum_runtime, idb_js=vellum_idb, fetch_js=vellum_fetch)

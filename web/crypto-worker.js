@@ -6,13 +6,15 @@
 //      /vendor/libsodium/, and /vendor/asset-manifest.json (names the wheels);
 //   2. micropip from the lock file, then the pycore and mnemonic wheels with deps=False; both steps are CHECKED
 //      (a lock/hash mismatch makes Pyodide load nothing and only log, so "no error" proves nothing);
-//   3. register the JavaScript modules pycore imports (vellum_sodium, vellum_webcrypto, vellum_runtime), import
-//      pycore.worker and check it picked the libsodium.js backend.
+//   3. register the JavaScript modules pycore imports (vellum_sodium, vellum_webcrypto, vellum_idb, vellum_fetch,
+//      vellum_runtime), import pycore.worker and check it picked the libsodium.js backend.
 //
 // Messages: {id, cmd, args, binary?} -> {id, ok: true, result} | {id, ok: false, error: {code, message}}. Bytes are
 // base64url strings, or Uint8Arrays both ways when `binary` is true (bulk records: no base64, no JSON). The command
 // table is pycore/worker.py's COMMANDS; nothing here runs Python text that came from a message.
 
+import * as fetchHttp from "./fetch-http.js";
+import * as idbStore from "./idb-store.js";
 import { createSodiumBridge } from "./sodium-bridge.js";
 import * as webcrypto from "./webcrypto.js";
 
@@ -128,8 +130,27 @@ self.addEventListener("securitypolicyviolation", (event) => {
   cspViolations.push({ directive: event.effectiveDirective, blocked: event.blockedURI, sample: event.sample });
 });
 
+// What this browser offers the worker (app.status); never throws.
+async function features() {
+  let ed25519 = false;
+  try {
+    await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    ed25519 = true;
+  } catch {
+    ed25519 = false;
+  }
+  let persisted = false;
+  try {
+    persisted = (await navigator.storage?.persisted?.()) === true;
+  } catch {
+    persisted = false;
+  }
+  return JSON.stringify({ module_worker: true, ed25519, persistent_storage: persisted });
+}
+
 const runtime = {
   origin,
+  features,
   statsJson: () => JSON.stringify({ timings_ms: timings, memory: memory(), csp_violations: cspViolations }),
 };
 
@@ -146,6 +167,8 @@ async function boot() {
   const worker = await timed("imports", () => {
     pyodide.registerJsModule("vellum_sodium", bridge);
     pyodide.registerJsModule("vellum_webcrypto", webcrypto);
+    pyodide.registerJsModule("vellum_idb", idbStore);
+    pyodide.registerJsModule("vellum_fetch", fetchHttp);
     pyodide.registerJsModule("vellum_runtime", runtime);
     const module = pyodide.pyimport("pycore.worker");
     const backend = pyodide.pyimport("pycore.primitives").backend_name();

@@ -1,23 +1,39 @@
 // A tiny promise wrapper over IndexedDB: one database, named object stores, one transaction per call.
+// The schema lives here (SCHEMA); web/idb-store.js adds the account's ciphertext stores and their batched commit.
 //
 // Each helper opens its transaction, issues its requests and resolves when the transaction COMPLETES (not when a
 // request succeeds), so a resolved write is durable and an aborted one left nothing behind. Callers must finish any
 // slow work (encryption, fetch) before calling: awaiting something else inside a transaction ends it.
 
 export const DB_NAME = "vellum";
-export const DB_VERSION = 1;
-export const STORES = Object.freeze(["device-keys"]);
+export const DB_VERSION = 2;
+// Object stores and their indexes. Version 1 had "device-keys" only; an upgrade creates what is missing.
+//   device-keys: the WebCrypto device keys (web/webcrypto.js)
+//   local:       one entry per record id (binary key): {b, o, q} = base, outbox entry, quarantine (sealed, opaque);
+//                the sparse indexes "outbox" and "quarantine" list the ids that have one (keyPaths "po" and "pq")
+//   meta:        sync cursor, account bundle and pin, the app's settings (opaque bytes; never a key in the clear)
+//   index:       the sealed note-index shards, by shard number
+export const SCHEMA = Object.freeze({
+  "device-keys": [],
+  local: [
+    ["outbox", "po"],
+    ["quarantine", "pq"],
+  ],
+  meta: [],
+  index: [],
+});
+export const STORES = Object.freeze(Object.keys(SCHEMA));
 
 let opening = null;
 
-function promised(request) {
+export function promised(request) {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });
 }
 
-function completed(tx) {
+export function completed(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     // No onerror here: a request's error bubbles to the transaction even when handled, and an unhandled one aborts.
@@ -31,7 +47,14 @@ export function openDatabase() {
       const request = indexedDB.open(DB_NAME, DB_VERSION);
       request.onupgradeneeded = () => {
         const db = request.result;
-        for (const name of STORES) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
+        for (const [name, indexes] of Object.entries(SCHEMA)) {
+          const store = db.objectStoreNames.contains(name)
+            ? request.transaction.objectStore(name)
+            : db.createObjectStore(name);
+          for (const [index, keyPath] of indexes) {
+            if (!store.indexNames.contains(index)) store.createIndex(index, keyPath, { unique: false });
+          }
+        }
       };
       request.onsuccess = () => {
         const db = request.result;

@@ -12,7 +12,9 @@ from tests.browser.helpers import b64e, call, call_many, result
 
 # Codes a bad request may legitimately get (never internal_error, never a crash or a hang).
 TYPED = {"bad_request", "locked", "unknown_command", "device_key_unavailable", "unavailable", "bad_format",
-         "decryption_failed", "wrong_passphrase", "invalid_key", "bad_bundle", "unsupported_version"}
+         "decryption_failed", "wrong_passphrase", "invalid_key", "bad_bundle", "unsupported_version",
+         # the app commands (docs/worker-api.md) on a browser without an account
+         "no_account", "not_remembered", "recovery_unavailable", "weak_passphrase", "bad_username"}
 
 GARBAGE_VALUES: list[Any] = [None, True, -1, 2**70, 1.5, "", "***not base64***", "A" * 10_000, [], {}, ["x"]]
 

@@ -1,0 +1,609 @@
+"""The worker's app commands (docs/worker-api.md) under CPython: pycore/worker.py → pycore/app.py → pycore/browser.py.
+
+The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb`` packs and unpacks
+exactly like web/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto`` (tests/unit/test_worker.py) holds
+the device keys, and ``RelayFetch`` answers like web/fetch-http.js from the REAL relay app (Flask test client) — so
+register, sign-in, sync and devices go through the relay's actual rules. tests/browser/test_worker_app.py runs the same
+flows in Chromium with the real modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pycore import browser
+from pycore.client.memory import MemoryStore
+from pycore.envelope import SealedRecord
+from pycore.primitives import randombytes
+from pycore.sync import Batch, OutboxEntry, Quarantine
+from pycore.worker import COMMANDS, Worker
+from tests.backend.apps import make_app
+from tests.backend.helpers import ORIGIN
+from tests.unit.test_worker import FakeWebCrypto
+
+PASSPHRASE = "correct horse battery staple"
+ID_SIZE = 16
+APP_COMMANDS = sorted(c for c in COMMANDS if c.split(".")[0] in ("app", "notes", "sync", "devices", "export", "import"))
+
+
+# --- stand-ins for the JavaScript modules -----------------------------------------------------------------------------
+
+
+class FakeIdb:
+    """web/idb-store.js in dictionaries: the same packed formats, the same all-or-nothing commit."""
+
+    def __init__(self) -> None:
+        self.local: dict[bytes, dict[str, bytes]] = {}
+        self.meta: dict[str, Any] = {}
+        self.index: dict[int, bytes] = {}
+        self.fail_next_commit = False
+        self.commits = 0
+
+    @staticmethod
+    def _part(data: bytes, pos: int) -> tuple[bytes, int]:
+        (size,) = struct.unpack_from(">I", data, pos)
+        end = pos + 4 + size
+        assert end <= len(data), "packed data is truncated"
+        return data[pos + 4 : end], end
+
+    @staticmethod
+    def _entry(value: dict[str, bytes] | None) -> bytes:
+        value = value or {}
+        flags = (1 if "b" in value else 0) | (2 if "o" in value else 0) | (4 if "q" in value else 0)
+        out = bytes((flags,))
+        for name in ("b", "o", "q"):
+            if name in value:
+                out += struct.pack(">I", len(value[name])) + value[name]
+        return out
+
+    async def commit(self, ops: bytes) -> Any:
+        ops = bytes(ops)
+        local, meta, index = {k: dict(v) for k, v in self.local.items()}, dict(self.meta), dict(self.index)
+        pos, records = 0, 0
+        while pos < len(ops):
+            kind = ops[pos]
+            pos += 1
+            if kind == 1:
+                rid = ops[pos : pos + ID_SIZE]
+                pos += ID_SIZE
+                entry = local.get(rid, {})
+                for name in ("b", "o", "q"):
+                    action = ops[pos]
+                    pos += 1
+                    if action == 1:
+                        entry[name], pos = self._part(ops, pos)
+                    elif action == 2:
+                        entry.pop(name, None)
+                    else:
+                        assert action == 0
+                if entry:
+                    local[rid] = entry
+                else:
+                    local.pop(rid, None)
+                records += 1
+            elif kind in (2, 3):
+                (size,) = struct.unpack_from(">H", ops, pos)
+                name = ops[pos + 2 : pos + 2 + size].decode()
+                pos += 2 + size
+                if kind == 2:
+                    meta[name], pos = self._part(ops, pos)
+                else:
+                    meta.pop(name, None)
+            elif kind == 4:
+                (number,) = struct.unpack_from(">H", ops, pos)
+                index[number], pos = self._part(ops, pos + 2)
+            elif kind == 5:
+                assert pos == 1, "clear comes first"
+                local, meta, index = {}, {}, {}
+            else:
+                raise AssertionError(f"unknown op {kind}")
+        if self.fail_next_commit:
+            self.fail_next_commit = False
+            raise browser.JsException("AbortError", "the transaction was aborted")
+        if records:
+            meta["generation"] = meta.get("generation", 0) + 1
+        self.local, self.meta, self.index = local, meta, index
+        self.commits += 1
+        return self._counts()
+
+    def _counts(self) -> Any:
+        return SimpleNamespace(
+            generation=self.meta.get("generation", 0),
+            outbox=sum(1 for v in self.local.values() if "o" in v),
+            quarantine=sum(1 for v in self.local.values() if "q" in v),
+            records=len(self.local),
+        )
+
+    async def get(self, ids: bytes) -> bytes:
+        ids = bytes(ids)
+        return b"".join(self._entry(self.local.get(ids[i : i + ID_SIZE])) for i in range(0, len(ids), ID_SIZE))
+
+    async def scan(self, after: bytes | None, limit: int) -> bytes:
+        keys = sorted(k for k in self.local if after is None or k > bytes(after))[:limit]
+        return b"".join(k + self._entry(self.local[k]) for k in keys)
+
+    async def outbox(self, after: bytes | None, limit: int) -> bytes:
+        keys = sorted(k for k, v in self.local.items() if "o" in v and (after is None or k > bytes(after)))[:limit]
+        return b"".join(struct.pack(">I", len(self.local[k]["o"])) + self.local[k]["o"] for k in keys)
+
+    async def loadMeta(self) -> bytes:
+        out = b""
+        for name, value in self.meta.items():
+            if isinstance(value, bytes):
+                raw = name.encode()
+                out += struct.pack(">H", len(raw)) + raw + struct.pack(">I", len(value)) + value
+        return out
+
+    async def loadIndex(self) -> bytes:
+        return b"".join(struct.pack(">HI", n, len(b)) + b for n, b in sorted(self.index.items()))
+
+    async def counts(self) -> Any:
+        return self._counts()
+
+    def everything(self) -> bytes:
+        """Every byte stored, for the "nothing readable" checks."""
+        parts = [b"".join(v.values()) for v in self.local.values()]
+        parts += [v for v in self.meta.values() if isinstance(v, bytes)]
+        parts += list(self.index.values())
+        return b"|".join(parts)
+
+
+class RelayFetch:
+    """web/fetch-http.js answered by the relay's Flask app; ``offline`` makes every request fail like fetch does."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.offline = False
+        self.requests: list[str] = []
+
+    async def request(self, method: str, url: str, headers_json: str, body: bytes | None) -> Any:
+        if self.offline:
+            raise browser.JsException("TypeError", "Failed to fetch")
+        assert url.startswith(ORIGIN), url
+        target = url[len(ORIGIN) :]
+        self.requests.append(f"{method} {target.split('?')[0]}")
+        r = self.client.open(target, method=method, data=bytes(body or b""), headers=json.loads(headers_json))
+        headers = {k.lower(): v for k, v in r.headers.items()}
+        return SimpleNamespace(status=r.status_code, headers=json.dumps(headers), body=r.get_data())
+
+
+class Runtime:
+    origin = ORIGIN
+
+    async def features(self) -> str:
+        return json.dumps({"module_worker": True, "ed25519": True, "persistent_storage": False})
+
+    def statsJson(self) -> str:
+        return json.dumps({"timings_ms": {}, "memory": {}, "csp_violations": []})
+
+
+class TickClock:
+    """The relay's and the devices' clock: real time, moving on a millisecond at every look."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        self.now += 0.001
+        return self.now
+
+
+class Profile:
+    """One browser profile: its IndexedDB, device keys and network, and a worker (a tab) driven on one event loop."""
+
+    def __init__(self, runner: asyncio.Runner, fetch: RelayFetch, clock: TickClock, idb: FakeIdb | None = None,
+                 keys: FakeWebCrypto | None = None) -> None:
+        self.runner = runner
+        self.idb = idb or FakeIdb()
+        self.keys = keys or FakeWebCrypto()
+        self.fetch = fetch
+        self.worker = Worker(
+            device_js=self.keys, runtime_js=Runtime(), idb_js=self.idb, fetch_js=fetch, origin=ORIGIN, clock=clock
+        )
+
+    def tab(self) -> Profile:
+        """Another tab of the same profile: same storage and device keys, its own worker."""
+        return Profile(self.runner, self.fetch, self.worker.clock, self.idb, self.keys)  # type: ignore[arg-type]
+
+    def call(self, cmd: str, args: Any = None) -> dict[str, Any]:
+        text = self.runner.run(self.worker.handle_json(json.dumps({"cmd": cmd, "args": args or {}})))
+        reply: dict[str, Any] = json.loads(text)
+        return reply
+
+    def ok(self, cmd: str, args: Any = None) -> Any:
+        reply = self.call(cmd, args)
+        assert reply["ok"], (cmd, reply)
+        return reply["result"]
+
+    def code(self, cmd: str, args: Any = None) -> str:
+        reply = self.call(cmd, args)
+        assert reply["ok"] is False, (cmd, reply)
+        return str(reply["error"]["code"])
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Any]:
+    clock = TickClock()
+    relay_app = make_app(tmp_path, clock)  # type: ignore[arg-type]
+    runner = asyncio.Runner()
+    fetch = RelayFetch(relay_app.test_client())
+
+    def profile(online: RelayFetch | None = None) -> Profile:
+        return Profile(runner, online or RelayFetch(relay_app.test_client()), clock)
+
+    try:
+        yield SimpleNamespace(profile=profile, fetch=fetch, clock=clock)
+    finally:
+        runner.close()
+        relay_app.extensions["vellum_engine"].dispose()
+
+
+def register(p: Profile, username: str = "alice", **extra: Any) -> dict[str, Any]:
+    result: dict[str, Any] = p.ok(
+        "app.register", {"username": username, "passphrase": PASSPHRASE, "device_name": "Laptop", **extra}
+    )
+    return result
+
+
+def titles(notes: list[dict[str, Any]]) -> list[str]:
+    return [n["title"] for n in notes]
+
+
+# --- the store adapter ------------------------------------------------------------------------------------------------
+
+
+def test_idb_store_matches_the_memory_store() -> None:
+    def sealed(rid: bytes, revision: int = 1) -> SealedRecord:
+        return SealedRecord(rid, revision, 1, randombytes(77), randombytes(100))
+
+    async def go() -> None:
+        stores: list[Any] = [MemoryStore(), browser.IdbStore(FakeIdb())]
+        ids = sorted(randombytes(16) for _ in range(5))
+        a, b, c = sealed(ids[0]), sealed(ids[1], 3), sealed(ids[2])
+        batches = [
+            Batch(records={a.record_id: a}, cursor="5", bundle=None),
+            Batch(
+                outbox={
+                    ids[1]: OutboxEntry(b, sealed(ids[1], 2), 7, (randombytes(32), randombytes(32))),
+                    ids[3]: OutboxEntry(sealed(ids[3]), None, 8),
+                },
+                quarantine={ids[2]: Quarantine(ids[2], "record_fork", 4, 9)},
+            ),
+            Batch(records={c.record_id: c}, outbox={ids[3]: None}, quarantine={ids[4]: Quarantine(ids[4], "x", 1, 1)}),
+            Batch(quarantine={ids[4]: None}, cursor="9"),
+        ]
+        for store in stores:
+            for batch in batches:
+                await store.commit(batch)
+        results = []
+        for store in stores:
+            results.append(
+                (
+                    await store.meta(),
+                    await store.get([*ids, randombytes(16)]),
+                    await store.scan(None, 10),
+                    await store.scan(ids[0], 1),
+                    await store.outbox(None, 10),
+                    await store.outbox(ids[1], 10),
+                )
+            )
+        assert results[0] == results[1]
+        idb_store = stores[1]
+        assert idb_store.last.outbox == 1 and idb_store.last.quarantine == 1
+        # A commit that fails writes nothing.
+        idb_store._js.fail_next_commit = True
+        with pytest.raises(browser.VellumError) as failed:
+            await idb_store.commit(Batch(records={ids[4]: sealed(ids[4])}, cursor="12"))
+        assert failed.value.code == "storage_error"
+        assert (await idb_store.meta()).cursor == "9" and ids[4] not in await idb_store.get([ids[4]])
+
+    asyncio.run(go())
+
+
+# --- the flows -------------------------------------------------------------------------------------------------------
+
+
+def test_register_notes_lock_and_unlock_offline(world: Any) -> None:
+    laptop = world.profile()
+    assert laptop.ok("app.status")["state"] == "new"
+    joined = register(laptop)
+    assert len(joined["recovery_words"]) == 24 and joined["username"] == "alice"
+    assert joined["relay_origin"] == ORIGIN and joined["fingerprint"].count("-") == 7
+    status = laptop.ok("app.status")
+    assert (status["state"], status["username"], status["device_name"], status["remembered"]) == (
+        "unlocked", "alice", "Laptop", False,
+    )
+    assert status["features"]["ed25519"] is True and status["features"]["webauthn_prf"] is None
+
+    # The recovery phrase is checked, then forgotten.
+    words = joined["recovery_words"]
+    assert laptop.code("app.recovery_confirmed", {"words": {"3": "wrong", "11": words[10]}}) == "recovery_mismatch"
+    assert laptop.ok("app.recovery_confirmed", {"words": {"3": words[2], "11": words[10], "20": words[19]}}) == {
+        "ok": True
+    }
+    assert laptop.code("app.recovery_confirmed", {"words": {"3": words[2]}}) == "recovery_unavailable"
+
+    first = laptop.ok("notes.save", {"title": "Groceries 81c2", "body": "eggs\nflour"})
+    assert first["pending_count"] == 1
+    second = laptop.ok("notes.save", {"title": "Ideas", "body": "a secret plan 5e1d"})
+    laptop.ok("notes.save", {"id": first["id"], "title": "Groceries 81c2", "body": "eggs\nflour\nmilk"})
+    listed = laptop.ok("notes.list")["notes"]
+    assert titles(listed) == ["Groceries 81c2", "Ideas"], "newest first"
+    assert listed[0]["pending"] is True and listed[0]["snippet"] == "eggs flour milk"
+    assert listed[0]["quarantine"] is None and listed[0]["quarantine_message"] is None
+    note = laptop.ok("notes.get", {"id": first["id"]})
+    assert (note["title"], note["body"], note["pending"]) == ("Groceries 81c2", "eggs\nflour\nmilk", True)
+    assert laptop.ok("notes.search", {"query": "SECRET plan"})["ids"] == [second["id"]]
+    assert laptop.ok("notes.search", {"query": "flour eggs"})["ids"] == [first["id"]]
+
+    deleted = laptop.ok("notes.delete", {"id": second["id"]})
+    assert deleted["undo"] == {"id": second["id"], "title": "Ideas", "body": "a secret plan 5e1d"}
+    assert titles(laptop.ok("notes.list")["notes"]) == ["Groceries 81c2"]
+    assert laptop.code("notes.get", {"id": second["id"]}) == "not_found"
+    restored = laptop.ok("notes.restore", deleted["undo"])
+    assert restored["id"] == second["id"]
+    assert laptop.ok("notes.get", {"id": second["id"]})["body"] == "a secret plan 5e1d"
+
+    synced = laptop.ok("sync.now")
+    assert (synced["online"], synced["pending_count"], synced["last_error"]) == (True, 0, None)
+    assert synced["last_success_at"] is not None
+
+    # Nothing readable in IndexedDB: no title, body, passphrase or recovery word.
+    stored = laptop.idb.everything()
+    for secret in (b"Groceries 81c2", b"secret plan 5e1d", b"flour", PASSPHRASE.encode(), " ".join(words).encode()):
+        assert secret not in stored
+
+    # Lock; unlock again with the relay unreachable: the local bundle and the passphrase are enough.
+    assert laptop.ok("app.lock") == {"ok": True}
+    assert laptop.ok("app.status")["state"] == "locked"
+    assert laptop.code("notes.list") == "locked"
+    laptop.fetch.offline = True
+    assert laptop.code("app.unlock", {"passphrase": "not the passphrase", "remember": False}) == "wrong_passphrase"
+    before = len(laptop.fetch.requests)
+    unlocked = laptop.ok("app.unlock", {"passphrase": PASSPHRASE, "remember": False})
+    assert titles(unlocked["notes"]) == ["Ideas", "Groceries 81c2"]
+    assert laptop.code("app.unlock_device") == "not_remembered"
+    # Offline writes queue; sync says offline, it does not fail.
+    laptop.ok("notes.save", {"title": "Written offline", "body": "on a plane"})
+    status = laptop.ok("sync.now")
+    assert (status["online"], status["pending_count"]) == (False, 1)
+    assert status["last_error"]["code"] == "network_error"
+    assert len(laptop.fetch.requests) == before
+    laptop.fetch.offline = False
+    assert laptop.ok("sync.now")["pending_count"] == 0
+
+
+def test_two_profiles_sync_and_a_remembered_device(world: Any) -> None:
+    laptop, phone = world.profile(), world.profile()
+    register(laptop)
+    note = laptop.ok("notes.save", {"title": "Shared list", "body": "one\ntwo\nthree"})
+    laptop.ok("sync.now")
+
+    assert phone.code("app.sign_in", {"username": "alice", "passphrase": "wrong passphrase!", "device_name": "Phone",
+                                      "remember": False}) == "wrong_passphrase"
+    assert phone.code("app.sign_in", {"username": "nobody", "passphrase": PASSPHRASE, "device_name": "Phone",
+                                      "remember": False}) == "wrong_passphrase", "unknown accounts look the same"
+    signed = phone.ok("app.sign_in", {"username": "Alice ", "passphrase": PASSPHRASE, "device_name": "Phone",
+                                      "remember": True})
+    assert titles(signed["notes"]) == ["Shared list"] and signed["remembered"] is True
+    assert signed["sync"]["online"] is True
+    assert phone.ok("app.status")["remembered"] is True
+
+    # Edits on both sides merge (different lines), deletes travel.
+    phone.ok("notes.save", {"id": note["id"], "title": "Shared list", "body": "one\ntwo\nthree\nfour"})
+    laptop.ok("notes.save", {"id": note["id"], "title": "Shared list", "body": "zero\none\ntwo\nthree"})
+    phone.ok("sync.now")
+    status = laptop.ok("sync.now")
+    phone.ok("sync.now")
+    assert status["conflicts"] == 0
+    merged = "zero\none\ntwo\nthree\nfour"
+    assert laptop.ok("notes.get", {"id": note["id"]})["body"] == merged
+    assert phone.ok("notes.get", {"id": note["id"]})["body"] == merged
+
+    devices = phone.ok("devices.list")["devices"]
+    assert sorted((d["name"], d["this_device"], d["revoked"]) for d in devices) == [
+        ("Laptop", False, False), ("Phone", True, False),
+    ]
+    assert phone.ok("devices.rename", {"name": "Old phone"}) == {"ok": True}
+    assert {d["name"] for d in laptop.ok("devices.list")["devices"]} == {"Laptop", "Old phone"}
+    assert phone.ok("app.status")["device_name"] == "Old phone"
+
+    # The remembered phone unlocks without the passphrase, offline, and still syncs afterwards.
+    phone.ok("app.lock")
+    phone.fetch.offline = True
+    unlocked = phone.ok("app.unlock_device")
+    assert titles(unlocked["notes"]) == ["Shared list"]
+    phone.fetch.offline = False
+    laptop.ok("notes.save", {"title": "From the laptop", "body": "new"})
+    laptop.ok("sync.now")
+    assert phone.ok("sync.now")["online"] is True
+    assert titles(phone.ok("notes.list")["notes"]) == ["From the laptop", "Shared list"]
+    # The remembered blob is wrapped by the device key: without those keys it opens nothing.
+    phone.ok("app.lock")
+    phone.keys.record = None
+    assert phone.code("app.unlock_device") == "device_key_unavailable"
+
+
+def test_register_checks_and_another_account_on_the_same_profile(world: Any) -> None:
+    laptop = world.profile()
+    base = {"username": "bob", "device_name": "Laptop"}
+    assert laptop.code("app.register", {**base, "passphrase": "short"}) == "weak_passphrase"
+    assert laptop.code("app.register", {**base, "username": "-bad name", "passphrase": PASSPHRASE}) == "bad_username"
+    register(laptop, "bob")
+    other = world.profile()
+    assert other.code("app.register", {**base, "passphrase": PASSPHRASE}) == "username_taken"
+    first_device = laptop.keys.record["deviceId"]
+
+    # Signing in as someone else is refused while this profile holds unsent edits ...
+    laptop.ok("notes.save", {"title": "Bob's unsent note", "body": "x"})
+    register(other, "carol")
+    carol = {"username": "carol", "passphrase": PASSPHRASE, "device_name": "Laptop", "remember": False}
+    assert laptop.code("app.sign_in", carol) == "unsynced_changes"
+    # ... and once they are sent, the other account replaces the first one, with new device keys.
+    laptop.ok("app.unlock", {"passphrase": PASSPHRASE, "remember": False})
+    laptop.ok("sync.now")
+    signed = laptop.ok("app.sign_in", carol)
+    assert signed["notes"] == []
+    assert laptop.keys.record["deviceId"] != first_device
+    assert laptop.ok("app.status")["username"] == "carol"
+
+
+def test_offline_first_then_sync_and_tabs_follow_each_other(world: Any) -> None:
+    laptop = world.profile()
+    register(laptop)
+    laptop.fetch.offline = True
+    for i in range(5):
+        laptop.ok("notes.save", {"title": f"Offline {i}", "body": f"body {i}"})
+    assert laptop.ok("sync.status")["pending_count"] == 5
+    # A second tab of the same profile unlocks the same data; what one tab writes, the other lists.
+    tab = laptop.tab()
+    assert titles(tab.ok("app.unlock", {"passphrase": PASSPHRASE, "remember": False})["notes"])[0] == "Offline 4"
+    tab.ok("notes.save", {"title": "From the other tab", "body": "hello"})
+    assert titles(laptop.ok("notes.list")["notes"])[0] == "From the other tab"
+    laptop.fetch.offline = False
+    status = laptop.ok("sync.now")
+    assert (status["online"], status["pending_count"], status["quarantined"]) == (True, 0, 0)
+    phone = world.profile()
+    signed = phone.ok("app.sign_in", {"username": "alice", "passphrase": PASSPHRASE, "device_name": "Phone",
+                                      "remember": False})
+    assert len(signed["notes"]) == 6 and signed["remembered"] is False
+    # Signing in again on a known device keeps its data and its device id.
+    device_id = phone.keys.record["deviceId"]
+    phone.ok("app.lock")
+    again = phone.ok("app.sign_in", {"username": "alice", "passphrase": PASSPHRASE, "device_name": "Phone",
+                                     "remember": False})
+    assert len(again["notes"]) == 6 and phone.keys.record["deviceId"] == device_id
+    assert len(phone.ok("devices.list")["devices"]) == 2
+
+
+def test_export_and_import(world: Any) -> None:
+    laptop = world.profile()
+    register(laptop)
+    laptop.ok("notes.save", {"title": "Kept", "body": "in the export 3f1a"})
+    exported = laptop.ok("export.encrypted", {"passphrase": "export passphrase"})
+    assert exported["filename"].startswith("vellum-") and exported["filename"].endswith(".vellum")
+    assert laptop.code("export.encrypted", {"passphrase": "short"}) == "weak_passphrase"
+    assert laptop.code("export.plaintext", {}) == "bad_request"
+    plain = laptop.ok("export.plaintext", {"confirm": True})
+    assert plain["text"] == "# Kept\n\nin the export 3f1a\n" and plain["filename"].endswith(".md")
+    assert laptop.code("import.encrypted", {"file": exported["file"], "passphrase": "wrong passphrase"}) == (
+        "decryption_failed"
+    )
+    assert laptop.ok("import.encrypted", {"file": exported["file"], "passphrase": "export passphrase"}) == {
+        "imported": 1
+    }
+    assert titles(laptop.ok("notes.list")["notes"]) == ["Kept", "Kept"]
+
+
+def test_app_commands_answer_garbage_and_locked_with_typed_errors(world: Any) -> None:
+    p = world.profile()
+    needs_session = {"app.lock", "app.status", "app.register", "app.sign_in", "app.unlock", "app.unlock_device",
+                     "app.recovery_confirmed"}
+    for cmd in APP_COMMANDS:
+        for args in (None, {"id": 5}, {"id": "!!"}, {"title": 1, "body": [], "passphrase": None, "remember": "yes"}):
+            reply = p.call(cmd, args)
+            if reply["ok"]:
+                assert cmd in ("app.status", "app.lock"), (cmd, args, reply)
+                continue
+            allowed = {"bad_request", "locked", "no_account", "recovery_unavailable"}
+            assert reply["error"]["code"] in allowed, (cmd, args, reply)
+        if cmd not in needs_session:
+            assert p.code(cmd, {}) in ("locked", "bad_request"), cmd
+    # Without IndexedDB or fetch (a worker built for the protocol commands only) the app is unavailable.
+    bare = Worker(device_js=FakeWebCrypto())
+    reply = json.loads(asyncio.run(bare.handle_json(json.dumps({"cmd": "app.status", "args": {}}))))
+    assert reply["error"]["code"] == "unavailable"
+
+
+def test_a_save_from_an_older_revision_merges_or_becomes_a_conflicted_copy(world: Any) -> None:
+    laptop, phone = world.profile(), world.profile()
+    joined = register(laptop)
+    note = laptop.ok("notes.save", {"title": "Plan", "body": "alpha\nbeta\ngamma"})
+    laptop.ok("sync.now")
+    phone.ok("app.sign_in", {"username": "alice", "passphrase": PASSPHRASE, "device_name": "Phone", "remember": False})
+    opened = phone.ok("notes.get", {"id": note["id"]})
+    base = opened["revision"]
+    assert base == 1
+
+    # The laptop adds a line at the end; the phone's editor, still on revision 1, adds one at the top.
+    laptop.ok("notes.save", {"id": note["id"], "title": "Plan", "body": "alpha\nbeta\ngamma\ndelta"})
+    laptop.ok("sync.now")
+    phone.ok("sync.now")  # the laptop's edit lands under the phone's open editor
+    saved = phone.ok("notes.save", {"id": note["id"], "title": "Plan", "body": "zero\nalpha\nbeta\ngamma",
+                                    "base_revision": base})
+    assert saved["id"] == note["id"] and saved["merged"] == {"title": "Plan", "body": "zero\nalpha\nbeta\ngamma\ndelta"}
+    assert phone.ok("notes.get", {"id": note["id"]})["body"] == "zero\nalpha\nbeta\ngamma\ndelta"
+    phone.ok("sync.now")
+    laptop.ok("sync.now")
+    current = laptop.ok("notes.get", {"id": note["id"]})
+    assert current["body"] == "zero\nalpha\nbeta\ngamma\ndelta" and current["revision"] == saved["revision"]
+
+    # Both change the same line: the other edit stays, the editor's text becomes a conflicted copy.
+    laptop.ok("notes.save", {"id": note["id"], "title": "Plan", "body": "zero\nALPHA\nbeta\ngamma\ndelta",
+                             "base_revision": current["revision"]})
+    laptop.ok("sync.now")
+    phone.ok("notes.get", {"id": note["id"]})
+    stale = phone.ok("notes.get", {"id": note["id"]})["revision"]
+    phone_text = "zero\nAlpha!\nbeta\ngamma\ndelta"
+    phone.ok("sync.now")
+    copied = phone.ok("notes.save", {"id": note["id"], "title": "Plan", "body": phone_text, "base_revision": stale})
+    assert copied["conflicted_copy_of"] == note["id"] and copied["id"] != note["id"]
+    assert phone.ok("notes.get", {"id": note["id"]})["body"] == "zero\nALPHA\nbeta\ngamma\ndelta"
+    copy = phone.ok("notes.get", {"id": copied["id"]})
+    assert copy["body"] == phone_text and "conflicted copy from Phone" in copy["title"]
+    # Saving again from the revision the page holds is a plain save.
+    again = phone.ok("notes.save", {"id": copied["id"], "title": copy["title"], "body": phone_text + "\nmore",
+                                    "base_revision": copied["revision"]})
+    assert "merged" not in again and "conflicted_copy_of" not in again
+
+    # The fingerprint is shown while locked too (Settings compares it with the printed kit).
+    phone.ok("app.lock")
+    assert phone.ok("app.status")["fingerprint"] == joined["fingerprint"]
+
+
+def test_settings_origins_and_damaged_local_data() -> None:
+    from pycore.app import AppError, LocalSettings, relay_origin_of
+    from pycore.errors import FormatError
+
+    assert relay_origin_of(None, "http://localhost:8000/") == "http://localhost:8000"
+    assert relay_origin_of("https://relay.example/", ORIGIN) == "https://relay.example"
+    assert relay_origin_of("http://127.0.0.1:9000", ORIGIN) == "http://127.0.0.1:9000"
+    for bad, code in (("http://relay.example", "insecure_relay"), ("ftp://relay.example", "bad_request"),
+                      ("https://relay.example/api", "bad_request"), ("relay.example", "bad_request")):
+        with pytest.raises(AppError) as refused:
+            relay_origin_of(bad, ORIGIN)
+        assert refused.value.code == code, bad
+
+    settings = LocalSettings("alice", randombytes(16), randombytes(16), "Laptop", ORIGIN, 5, randombytes(60), 1.5, 9)
+    assert LocalSettings.decode(settings.encode()) == settings
+    newer = settings.encode().replace(b'"format":1', b'"format":2')
+    for damaged in (b"", b"{}", b"[1]", settings.encode()[:-3], newer):
+        with pytest.raises(FormatError):
+            LocalSettings.decode(damaged)
+
+    async def go() -> None:
+        idb = FakeIdb()
+        store = browser.IdbStore(idb)
+        rid = randombytes(16)
+        record = SealedRecord(rid, 1, 1, randombytes(77), randombytes(100))
+        await store.commit(Batch(records={rid: record}))
+        assert (await store.get([rid]))[rid].base == record
+        idb.local[rid]["b"] = idb.local[rid]["b"][:-1]  # a truncated stored record
+        for read in (store.get([rid]), store.scan(None, 10)):
+            with pytest.raises(FormatError):
+                await read
+        idb.local[rid]["b"] = browser.encode_sealed(SealedRecord(randombytes(16), 1, 1, b"k", b"c"))
+        with pytest.raises(FormatError):  # a record stored under another id
+            await store.get([rid])
+
+    asyncio.run(go())
