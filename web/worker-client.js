@@ -40,6 +40,7 @@ export class CryptoWorker {
   #failed = null;
 
   constructor(url = "/crypto-worker.js") {
+    this.url = url;
     this.#worker = new Worker(trustedScriptURL(url), { type: "module", name: "vellum-crypto" });
     this.#worker.addEventListener("message", (event) => this.#settle(event.data));
     // A script that fails to load or evaluate (offline without a cache, a syntax error): fail every call.
@@ -76,6 +77,13 @@ export class CryptoWorker {
   terminate() {
     this.#worker.terminate();
     this.#fail(new WorkerError("worker_unavailable", "The crypto worker was stopped."));
+  }
+
+  // Locking: terminating the worker is the only real wipe of Python's memory (keys, opened notes, search cache).
+  // A fresh worker starts at once, so the unlock screen is ready as soon as it is shown.
+  replace() {
+    this.terminate();
+    return new CryptoWorker(this.url);
   }
 
   #settle(reply) {
