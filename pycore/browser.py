@@ -13,6 +13,7 @@ JavaScript failures arrive as ``JsException`` and leave as pycore errors: a blob
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import sys
@@ -360,6 +361,34 @@ class StoreCounts:
     quarantine: int
 
 
+class StoreLock:
+    """An async lock held across every tab's crypto worker (Web Locks), with an in-worker lock in front of it.
+
+    The sync engine reads local records, decides, then commits; each tab's worker runs its own engine over the same
+    IndexedDB, so without this another tab's save could land between that read and that commit and be replaced."""
+
+    def __init__(self, js: Any) -> None:
+        self._js = js
+        self._local = asyncio.Lock()
+        self._release: Any = None
+
+    async def __aenter__(self) -> None:
+        await self._local.acquire()
+        try:
+            self._release = await self._js.acquireStoreLock()
+        except BaseException:
+            self._local.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        release, self._release = self._release, None
+        try:
+            if release is not None:
+                release()
+        finally:
+            self._local.release()
+
+
 class IdbStore:
     """The sync engine's ``Store`` and the notebook's ``IndexStore`` over ``web/idb-store.js``, plus the app's local
     settings. One bridge crossing per call, whatever the batch size; one IndexedDB transaction per ``commit``.
@@ -371,6 +400,7 @@ class IdbStore:
 
     def __init__(self, js: Any) -> None:
         self._js = js
+        self.exclusive = StoreLock(js)  # the sync engine's read-decide-commit lock, shared by every tab's worker
         self.last = StoreCounts(0, 0, 0)
         self.seen_generation = 0
         self.foreign_writes = False  # another tab committed records since this worker last looked

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -309,8 +310,10 @@ class SyncEngine:
         self.max_rounds = max_rounds
         self._unlocked = unlocked
         self._keys: dict[int, bytes] = unlocked.bundle.keyring.keys
-        # Serialises every read-decide-commit step (local edits, pulled pages, push results) in this process.
-        self._lock = asyncio.Lock()
+        # Serialises every read-decide-commit step (local edits, pulled pages, push results). A store shared by
+        # several processes (IndexedDB and the crypto workers of several tabs) supplies its own lock spanning them,
+        # so another tab's commit can never land between this step's read and its commit.
+        self._lock: AbstractAsyncContextManager[Any] = getattr(store, "exclusive", None) or asyncio.Lock()
         self._sync_lock = asyncio.Lock()
 
     def __repr__(self) -> str:

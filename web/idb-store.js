@@ -198,6 +198,18 @@ function merged(id, current, actions) {
   return next;
 }
 
+// The sync engine's cross-tab lock: resolves, once granted, with the function that releases it. Every tab's crypto
+// worker runs its own engine over this one database; holding this between reading records and committing a decision
+// keeps another tab's commit from landing in between (pycore.browser.StoreLock).
+const STORE_LOCK = "vellum-store";
+
+export function acquireStoreLock() {
+  if (!globalThis.navigator?.locks?.request) return Promise.resolve(() => {});
+  return new Promise((granted) => {
+    navigator.locks.request(STORE_LOCK, () => new Promise((release) => granted(release)));
+  });
+}
+
 // Apply a packed batch in one transaction. Resolves when it is durable; an error aborts it and nothing is written.
 // Answers {generation, outbox, quarantine}: the store's change counter and the counts after this commit.
 export async function commit(ops) {
