@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pycore import bundle_public, codec, envelope, keyring, padding, recovery
+from pycore import bundle_public, codec, envelope, export, index, keyring, padding, recovery
 from pycore.errors import VellumError
 
 PARSERS = [
@@ -14,6 +14,8 @@ PARSERS = [
     envelope.parse_wrapped_key,
     keyring.decode_keyring,
     padding.unpad,
+    index._decode_entries,
+    lambda data: export.read_export(data, "passphrase"),
 ]
 
 
