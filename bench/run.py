@@ -21,6 +21,7 @@ BENCHMARKS = {
     "lifecycle": "bench.lifecycle_bench",
     "browser": "bench.browser_bench",
     "app": "bench.app_bench",
+    "keys": "bench.keys_bench",
 }
 
 

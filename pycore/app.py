@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pycore import account, bundle_public, factors, kdf, wire
@@ -54,16 +54,20 @@ from pycore.bundle import (
     verify_signature,
 )
 from pycore.bundle_public import DeviceMeta, FactorType, PassphraseMeta, PublicBundle
-from pycore.client.relay_api import RelayApi
+from pycore.client.relay_api import HttpFunction, RelayApi
 from pycore.client.relay_api import Session as ApiSession
 from pycore.codec import b64d, b64e
 from pycore.envelope import RecordType, SealedRecord, open_records
 from pycore.errors import BundleError, DecryptionError, FormatError, StaleBundle, VellumError
 from pycore.factors import passphrase_keys
+from pycore.lifecycle import DEFAULT_ROTATION_DAYS
 from pycore.merge import merge_notes
 from pycore.notebook import ListItem, Notebook
 from pycore.notes import MAX_TITLE_LENGTH, Note, conflicted_copy_title, decode_note
 from pycore.sync import Batch, LocalRecord, NetworkError, RelayError, SyncEngine
+
+if TYPE_CHECKING:
+    from pycore.app_keys import AppKeys
 
 SETTINGS_FORMAT_V1 = 1
 MIN_PASSPHRASE_LENGTH = 10
@@ -111,6 +115,8 @@ class LocalSettings:
     device_factor: bytes | None = field(default=None, repr=False)  # the device factor's seed, wrapped by WebCrypto
     clock_offset: float = 0.0  # relay time - local time, seconds
     last_sync_at: int | None = None  # ms
+    rotation_days: int = DEFAULT_ROTATION_DAYS  # routine key rotation every n days (0: never), pycore.app_keys
+    queued_rotation: bytes | None = None  # a routine rotation asked for offline (lifecycle.QueuedRotation), public
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -125,6 +131,8 @@ class LocalSettings:
                 "device_factor": b64e(self.device_factor) if self.device_factor is not None else None,
                 "clock_offset": self.clock_offset,
                 "last_sync_at": self.last_sync_at,
+                "rotation_days": self.rotation_days,
+                "queued_rotation": b64e(self.queued_rotation) if self.queued_rotation is not None else None,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -139,6 +147,8 @@ class LocalSettings:
             factor = v.get("device_factor")
             offset = v.get("clock_offset", 0.0)
             last = v.get("last_sync_at")
+            days = v.get("rotation_days", DEFAULT_ROTATION_DAYS)
+            queued = v.get("queued_rotation")
             return cls(
                 str(v["username"]),
                 b64d(v["account_id"], size=wire.ACCOUNT_ID_SIZE),
@@ -149,6 +159,8 @@ class LocalSettings:
                 b64d(factor) if isinstance(factor, str) else None,
                 float(offset) if isinstance(offset, int | float) else 0.0,
                 int(last) if isinstance(last, int) else None,
+                days if isinstance(days, int) and not isinstance(days, bool) and days >= 0 else DEFAULT_ROTATION_DAYS,
+                b64d(queued) if isinstance(queued, str) else None,
             )
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
             raise FormatError("the stored settings are damaged") from None
@@ -265,7 +277,7 @@ class App:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = IdbStore(idb)
-        self.http = FetchHttp(fetch)
+        self.http: HttpFunction = FetchHttp(fetch)
         self.device_js = device
         self.runtime_js = runtime
         self.page_origin = origin.rstrip("/")
@@ -277,6 +289,9 @@ class App:
         self._reconciling: asyncio.Task[None] | None = None
         self._served: dict[tuple[bytes, int], tuple[bytes, Note]] = {}  # (id, revision) -> (content hash, note)
         self.timings: dict[str, float] = {}  # ms of the last steps (sign-in, unlock, sync), for the benchmark
+        from pycore.app_keys import AppKeys  # the key lifecycle (it builds on this module)
+
+        self.keys: AppKeys = AppKeys(self)
 
     @contextmanager
     def _timed(self, name: str) -> Iterator[None]:
@@ -474,16 +489,23 @@ class App:
         return {"notes": await self._items(), "sync": sync, "remembered": remembered}
 
     async def _login(
-        self, api: RelayApi, account_id: bytes, login_key: factors.SigningKeyPair, device: DeviceInfo, name: str
+        self,
+        api: RelayApi,
+        account_id: bytes,
+        login_key: factors.SigningKeyPair,
+        device: DeviceInfo,
+        name: str,
+        action: str = "login",
     ) -> DeviceInfo:
+        """Log this device in with the login key (``action`` "login") or the recovery login key ("recovery_login")."""
         for attempt in (1, 2):
             challenge = await api.challenge()
             statement = wire.login_statement(
-                api.origin, "login", account_id, challenge, device.device_id, device.signing_public
+                api.origin, action, account_id, challenge, device.device_id, device.signing_public
             )
             try:
                 await api.login(
-                    "login",
+                    action,
                     {
                         "account_id": b64e(account_id),
                         "challenge": b64e(challenge),
@@ -494,6 +516,11 @@ class App:
                     },
                 )
             except RelayError as exc:
+                if exc.code == "login_failed" and action == "recovery_login":
+                    raise DecryptionError(
+                        "That username and recovery phrase do not match (or the phrase is from an older kit).",
+                        code="wrong_recovery_phrase",
+                    ) from None
                 if exc.code == "login_failed":
                     raise DecryptionError(
                         "That username and passphrase do not match.", code="wrong_passphrase"
@@ -552,7 +579,10 @@ class App:
     async def unlock(self, passphrase: str, remember: bool) -> dict[str, Any]:
         settings, public, device = await self._known()
         with self._timed("unlock_open_bundle"):
-            unlocked = account.unlock_with_passphrase(public, passphrase)
+            try:
+                unlocked = account.unlock_with_passphrase(public, passphrase)
+            except DecryptionError as exc:  # changed on another device? (needs the relay)
+                unlocked = await self.keys.unlock_newer(settings, public, device, exc, passphrase=passphrase)
         return await self._unlocked(settings, device, unlocked, remember=remember)
 
     async def unlock_device(self) -> dict[str, Any]:
@@ -612,6 +642,7 @@ class App:
         self.session = None
         self._recovery_words = None
         self._served = {}
+        self.keys.forget()
         self.sync_state = SyncState()
         return {"ok": True}
 
@@ -777,6 +808,8 @@ class App:
         before = session.unlocked.bundle.account_key
         self.store.take_touched()  # local edits before this point are in the index already
         try:
+            with self._timed("sync_keys"):
+                await self.keys.before_sync()  # a rotation queued offline; the account keys' newer versions
             with self._timed("sync_engine"):
                 await session.engine.sync()
         except NetworkError as exc:

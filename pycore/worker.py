@@ -20,7 +20,8 @@ here, in batches so the Python/JavaScript bridge is crossed once per batch, not 
 go back to the page are the ones a person must see (the recovery phrase, once, at account creation).
 
 Two families of commands: the app's (``app.*``, ``notes.*``, ``sync.*``, ``devices.*``, ``export.*``, ``import.*``,
-docs/worker-api.md, the contract with the UI), thin wrappers over ``pycore.app.App``; and the protocol-level ones
+``keys.*``, docs/worker-api.md, the contract with the UI), thin wrappers over ``pycore.app.App`` and its key lifecycle
+``pycore.app_keys.AppKeys``; and the protocol-level ones
 (``account.*``, ``device.*``, ``records.*``, conformance) that tests and benchmarks drive directly.
 """
 
@@ -198,7 +199,7 @@ class Worker:
                 raise UnknownCommand(f"unknown command {cmd[:64]!r}")
             return {"ok": True, "result": await handler(self, Args(args))}
         except VellumError as exc:
-            return _error(exc.code, exc.message)
+            return _error(exc.code, exc.message, _details(exc))
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeError) as exc:
             return _error("bad_request", f"{cmd} could not use its arguments ({type(exc).__name__})")
         except Exception as exc:  # the worker must keep serving; the text may quote data, so it is not echoed
@@ -264,8 +265,20 @@ class Worker:
         return self.session.device
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}}
+def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"ok": False, "error": error}
+
+
+def _details(exc: VellumError) -> dict[str, Any] | None:
+    """Machine-readable parts of some errors: a recovery phrase's unknown word (1-based position, closest words)."""
+    from pycore.errors import UnknownWord
+
+    if isinstance(exc, UnknownWord):
+        return {"position": exc.position, "suggestions": list(exc.suggestions)}
+    return None
 
 
 def _json_bytes(value: object) -> str:
@@ -633,6 +646,133 @@ async def import_encrypted(worker: Worker, args: Args) -> Any:
     return await worker.app().import_encrypted(data, args.text("passphrase", max_length=_PASSPHRASE))
 
 
+# --- commands: the key lifecycle (docs/worker-api.md, "Key lifecycle"; pycore/app_keys.py) ----------------------------
+
+MAX_CREDENTIAL_ID = 1024  # bundle_public: a passkey's credential id is at most 1024 bytes
+_RECOVERY_WORDS = 48  # a pasted phrase may carry numbering; recovery.entropy_from_phrase counts the words
+
+
+def _passphrase(args: Args, name: str = "passphrase") -> str:
+    return str(args.text(name, max_length=_PASSPHRASE))
+
+
+def _recovery_words(args: Args) -> list[str] | str:
+    """``words`` (a list of up to 24 words) or ``phrase`` (the text as pasted)."""
+    if "words" in args._raw:
+        words = args.array("words", max_items=_RECOVERY_WORDS)
+        if not all(isinstance(w, str) and len(w) <= 64 for w in words):
+            raise BadRequest("'words' must be a list of words")
+        return [str(w) for w in words]
+    return str(args.text("phrase", max_length=2048))
+
+
+async def keys_change_passphrase(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.change_passphrase(
+        _passphrase(args, "current"), _passphrase(args, "new"), args.flag("may_be_known")
+    )
+
+
+async def app_recover_start(worker: Worker, args: Args) -> Any:
+    words = _recovery_words(args)
+    return await worker.app().keys.recover_start(
+        args.text("username", max_length=256),
+        words,
+        args.text("device_name", max_length=128, default=None),
+        args.text("relay_origin", max_length=256, default=None),
+    )
+
+
+async def app_recover_finish(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.recover_finish(
+        _passphrase(args, "new_passphrase"),
+        args.text("device_name", max_length=128, default=None),
+        args.flag("remember"),
+        args.flag("may_be_known"),
+    )
+
+
+async def keys_new_recovery_kit(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.new_recovery_kit(_passphrase(args))
+
+
+async def keys_remember(worker: Worker, args: Args) -> Any:
+    if "on" not in args._raw:
+        raise BadRequest("missing argument 'on'")
+    return await worker.app().keys.remember(_passphrase(args), args.flag("on"))
+
+
+async def keys_passkeys(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.passkeys()
+
+
+async def keys_add_passkey(worker: Worker, args: Args) -> Any:
+    from pycore.bundle_public import PRF_SALT_SIZE
+    from pycore.factors import PRF_OUTPUT_SIZE
+
+    return await worker.app().keys.add_passkey(
+        _passphrase(args),
+        args.text("name", max_length=128, default=""),
+        bytes(args.binary("credential_id", max_size=MAX_CREDENTIAL_ID)),
+        bytes(args.binary("prf_salt", size=PRF_SALT_SIZE)),
+        bytes(args.binary("prf_output", size=PRF_OUTPUT_SIZE)),
+        args.text("rp_id", max_length=253, default=None),
+    )
+
+
+async def keys_remove_passkey(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.remove_passkey(_passphrase(args), bytes(args.binary("slot_id", size=16)))
+
+
+async def app_unlock_passkey(worker: Worker, args: Args) -> Any:
+    from pycore.factors import PRF_OUTPUT_SIZE
+
+    return await worker.app().keys.unlock_passkey(
+        bytes(args.binary("slot_id", size=16)), bytes(args.binary("prf_output", size=PRF_OUTPUT_SIZE))
+    )
+
+
+async def app_passkey_options(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.passkey_options(args.text("username", max_length=256, default=None))
+
+
+async def keys_revoke_device(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.revoke_device(
+        _passphrase(args), bytes(args.binary("device_id", size=wire.DEVICE_ID_SIZE)), args.flag("reencrypt")
+    )
+
+
+async def keys_rotate(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.rotate(args.flag("rewrap", default=True))
+
+
+async def keys_rotation_status(worker: Worker, args: Args) -> Any:
+    return await worker.app().keys.rotation_status()
+
+
+async def keys_rotation_continue(worker: Worker, args: Args) -> Any:
+    from pycore.app_keys import MAX_ROTATION_BATCH, ROTATION_BATCH
+
+    batch = args.integer("batch", low=1, high=MAX_ROTATION_BATCH, default=ROTATION_BATCH)
+    return await worker.app().keys.rotation_continue(batch)
+
+
+async def keys_set_schedule(worker: Worker, args: Args) -> Any:
+    from pycore.app_keys import MAX_ROTATION_DAYS
+
+    return await worker.app().keys.set_schedule(args.integer("every_days", low=0, high=MAX_ROTATION_DAYS))
+
+
+# The key-lifecycle commands above (tests/unit/test_worker_keys.py checks them as test_worker_app.py does the rest).
+KEY_LIFECYCLE_COMMANDS = frozenset(
+    {
+        "app.unlock_passkey", "app.passkey_options", "app.recover_start", "app.recover_finish",
+        "keys.change_passphrase", "keys.new_recovery_kit", "keys.remember", "keys.passkeys", "keys.add_passkey",
+        "keys.remove_passkey", "keys.revoke_device", "keys.rotate", "keys.rotation_status", "keys.rotation_continue",
+        "keys.set_schedule",
+    }
+)
+
+
 # --- commands: conformance (test builds) ------------------------------------------------------------------------------
 
 
@@ -720,6 +860,21 @@ COMMANDS: dict[str, Handler] = {
     "export.encrypted": export_encrypted,
     "export.plaintext": export_plaintext,
     "import.encrypted": import_encrypted,
+    "app.unlock_passkey": app_unlock_passkey,
+    "app.passkey_options": app_passkey_options,
+    "app.recover_start": app_recover_start,
+    "app.recover_finish": app_recover_finish,
+    "keys.change_passphrase": keys_change_passphrase,
+    "keys.new_recovery_kit": keys_new_recovery_kit,
+    "keys.remember": keys_remember,
+    "keys.passkeys": keys_passkeys,
+    "keys.add_passkey": keys_add_passkey,
+    "keys.remove_passkey": keys_remove_passkey,
+    "keys.revoke_device": keys_revoke_device,
+    "keys.rotate": keys_rotate,
+    "keys.rotation_status": keys_rotation_status,
+    "keys.rotation_continue": keys_rotation_continue,
+    "keys.set_schedule": keys_set_schedule,
     "account.create": account_create,
     "account.unlock_passphrase": account_unlock_passphrase,
     "account.unlock_device": account_unlock_device,

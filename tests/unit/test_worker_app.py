@@ -24,14 +24,17 @@ from pycore.client.memory import MemoryStore
 from pycore.envelope import SealedRecord
 from pycore.primitives import randombytes
 from pycore.sync import Batch, OutboxEntry, Quarantine
-from pycore.worker import COMMANDS, Worker
+from pycore.worker import COMMANDS, KEY_LIFECYCLE_COMMANDS, Worker
 from tests.backend.apps import make_app
 from tests.backend.helpers import ORIGIN
 from tests.unit.test_worker import FakeWebCrypto
 
 PASSPHRASE = "correct horse battery staple"
 ID_SIZE = 16
-APP_COMMANDS = sorted(c for c in COMMANDS if c.split(".")[0] in ("app", "notes", "sync", "devices", "export", "import"))
+APP_COMMANDS = sorted(
+    c for c in COMMANDS
+    if c.split(".")[0] in ("app", "notes", "sync", "devices", "export", "import") and c not in KEY_LIFECYCLE_COMMANDS
+)  # the key-lifecycle ones: tests/unit/test_worker_keys.py
 
 
 # --- stand-ins for the JavaScript modules -----------------------------------------------------------------------------
@@ -63,6 +66,10 @@ class FakeIdb:
             if name in value:
                 out += struct.pack(">I", len(value[name])) + value[name]
         return out
+
+    async def acquireStoreLock(self) -> Any:
+        # One worker per test: nothing to exclude; the engine's in-worker lock still serialises its own steps.
+        return lambda: None
 
     async def commit(self, ops: bytes) -> Any:
         ops = bytes(ops)
