@@ -206,11 +206,10 @@ class AppKeys:
             # A sync adopted a newer version meanwhile: stay on it, with the new factor if that version lists it.
             entry = old.public.factor(new.slot_id)
             if entry is not None and primitives.memcmp(entry.box_public, new.box.public):
-                engine._unlocked = replace(new, bundle=old)
+                engine.use_factor(new)
             return
         with self._timed("adopt"):
-            await engine.adopt(new.bundle)
-            engine._unlocked = new  # the engine's adopt() keeps the factor it had
+            await engine.adopt_unlocked(new)
             if new.bundle.write_key.epoch != old.write_key.epoch:
                 await engine.reseal_outbox()
         if new.bundle.account_key != old.account_key:

@@ -343,6 +343,18 @@ class SyncEngine:
             self._unlocked = replace(self._unlocked, bundle=bundle)
             self._keys = bundle.keyring.keys
 
+    async def adopt_unlocked(self, unlocked: Unlocked) -> None:
+        """``adopt`` the bundle of ``unlocked`` and hold its factor from now on: after a passphrase change or a factor
+        removal this device holds another unlock method, which it needs to adopt the next account-key rotation."""
+        await self.adopt(unlocked.bundle)
+        self.use_factor(unlocked)
+
+    def use_factor(self, unlocked: Unlocked) -> None:
+        """Keep the bundle version in use, but hold the unlock method of ``unlocked`` (same account) from now on."""
+        if unlocked.bundle.account_id != self._unlocked.bundle.account_id:
+            raise SyncError("that unlock method belongs to another account")
+        self._unlocked = replace(unlocked, bundle=self._unlocked.bundle)
+
     async def refresh_bundle(self) -> bool:
         """Fetch and adopt the bundle versions the relay has after ours; True if a newer one was adopted.
 

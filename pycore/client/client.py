@@ -407,10 +407,7 @@ class Client:
         """Hand a new bundle version (and the factor this device now holds) to the sync engine, which stores it; queued
         edits under an older epoch are re-sealed at once."""
         epoch = self.engine.unlocked.bundle.write_key.epoch
-        await self.engine.adopt(unlocked.bundle)
-        # The engine's adopt() keeps the factor it had; after a passphrase change or a factor removal this device holds
-        # another one (needed to adopt the next account-key rotation).
-        self.engine._unlocked = unlocked
+        await self.engine.adopt_unlocked(unlocked)
         if unlocked.bundle.write_key.epoch != epoch:
             await self.engine.reseal_outbox()
 
