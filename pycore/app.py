@@ -396,24 +396,13 @@ class App:
         now_ms = self._now_ms()
         new = account.create_account(passphrase, now=now_ms // 1000)
         account_id = new.unlocked.account_id
-        challenge = await api.challenge()
-        statement = wire.login_statement(
-            origin, "register", account_id, challenge, device.device_id, device.signing_public
-        )
-        await api.register(
-            {
-                "username": username,
-                "account_id": b64e(account_id),
-                "login_public": b64e(new.passphrase.login.public),
-                "recovery_login_public": b64e(new.recovery.login.public),
-                "device": {"id": b64e(device.device_id), "signing_public": b64e(device.signing_public),
-                           "name": device_name},
-                "bundle": b64e(new.unlocked.public.encoded),
-                "challenge": b64e(challenge),
-                "login_signature": b64e(new.passphrase.login.sign(statement)),
-                "recovery_login_signature": b64e(new.recovery.login.sign(statement)),
-                "device_signature": b64e(await signer.sign(statement)),
-            }
+        await api.register_account(
+            username,
+            new,
+            device_id=device.device_id,
+            device_public=device.signing_public,
+            device_name=device_name,
+            device_sign=signer.sign,
         )
         slot_id = new.unlocked.public.passphrase.slot_id
         unlocked = Unlocked(new.unlocked, slot_id, new.passphrase.box, new.passphrase)
@@ -459,15 +448,7 @@ class App:
         known = old is not None and old.account_id == account_id and old.relay_origin == origin
         device = await self._device_for(old, account_id if known else None)
         device = await self._login(api, account_id, keys.login, device, device_name)
-        pin = decode_pin(meta[META_PIN]) if known and META_PIN in meta else None
-        chain = await api.bundle_chain(pin.version if pin is not None else 0)
-        versions = bundle_public.verify_chain(pin, chain, verify_signature, account_id=account_id)
-        if versions:
-            latest = versions[-1]
-        elif known and old is not None:
-            latest = _stored_bundle(meta, old)
-        else:
-            raise BundleError("The relay served no account keys.")
+        latest = await self._latest_bundle(api, account_id, old if known else None, meta)
         entry = latest.passphrase
         entry_meta = entry.meta
         if isinstance(entry_meta, PassphraseMeta) and entry_meta.salt == salt and entry.box_public == keys.box.public:
@@ -487,6 +468,21 @@ class App:
         with self._timed("sign_in_first_sync"):
             sync = await self.sync_now()
         return {"notes": await self._items(), "sync": sync, "remembered": remembered}
+
+    async def _latest_bundle(
+        self, api: RelayApi, account_id: bytes, known: LocalSettings | None, meta: Mapping[str, bytes]
+    ) -> PublicBundle:
+        """The newest bundle version: what the relay serves after this browser's pin (checked against it: rollback,
+        fork, signatures), or the stored one when nothing is newer. ``known`` is this browser's settings for the same
+        account and relay, if any."""
+        pin = decode_pin(meta[META_PIN]) if known is not None and META_PIN in meta else None
+        chain = await api.bundle_chain(pin.version if pin is not None else 0)
+        versions = bundle_public.verify_chain(pin, chain, verify_signature, account_id=account_id)
+        if versions:
+            return versions[-1]
+        if known is not None:
+            return _stored_bundle(meta, known)
+        raise BundleError("The relay served no account keys.")
 
     async def _login(
         self,

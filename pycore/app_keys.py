@@ -44,14 +44,14 @@ from pycore.app import (
     normalize_username,
     relay_origin_of,
 )
-from pycore.browser import META_PIN, DeviceInfo, WebCryptoDeviceWrapper, WebCryptoSigner, decode_pin
+from pycore.browser import DeviceInfo, WebCryptoDeviceWrapper, WebCryptoSigner
 from pycore.bundle import fingerprint, verify_signature
 from pycore.bundle_public import FactorType, PublicBundle
 from pycore.client.relay_api import HttpFunction, HttpResponse, RelayApi
 from pycore.client.relay_api import Session as ApiSession
 from pycore.codec import b64e
 from pycore.envelope import SealedRecord
-from pycore.errors import BundleError, DecryptionError, StaleBundle, VellumError
+from pycore.errors import DecryptionError, StaleBundle, VellumError
 from pycore.factors import open_device_factor, recovery_keys
 from pycore.keyring import IntentKind
 from pycore.sync import Batch, NetworkError
@@ -358,15 +358,7 @@ class AppKeys:
             )
             device = await app._device_for(old, account_id if known else None)
             device = await app._login(api, account_id, keys.login, device, name, action="recovery_login")
-            pin = decode_pin(meta[META_PIN]) if known and META_PIN in meta else None
-            chain = await api.bundle_chain(pin.version if pin is not None else 0)
-            versions = bundle_public.verify_chain(pin, chain, verify_signature, account_id=account_id)
-            if versions:
-                latest = versions[-1]
-            elif known and old is not None:
-                latest = _stored_bundle(meta, old)
-            else:
-                raise BundleError("The relay served no account keys.")
+            latest = await app._latest_bundle(api, account_id, old if known else None, meta)
             unlocked = account.unlock_with_recovery(latest, words)
         self._recovery = _Recovery(
             username, origin, account_id, device, name, api, unlocked, old if known else None

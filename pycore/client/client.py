@@ -210,21 +210,13 @@ class Client:
         signer = NaclSigner.generate()
         device_id = primitives.randombytes(wire.DEVICE_ID_SIZE)
         account_id = new.unlocked.account_id
-        challenge = await api.challenge()
-        statement = wire.login_statement(origin, "register", account_id, challenge, device_id, signer.public_key)
-        await api.register(
-            {
-                "username": username,
-                "account_id": b64e(account_id),
-                "login_public": b64e(new.passphrase.login.public),
-                "recovery_login_public": b64e(new.recovery.login.public),
-                "device": {"id": b64e(device_id), "signing_public": b64e(signer.public_key), "name": device_name},
-                "bundle": b64e(new.unlocked.public.encoded),
-                "challenge": b64e(challenge),
-                "login_signature": b64e(new.passphrase.login.sign(statement)),
-                "recovery_login_signature": b64e(new.recovery.login.sign(statement)),
-                "device_signature": b64e(await signer.sign(statement)),
-            }
+        await api.register_account(
+            username,
+            new,
+            device_id=device_id,
+            device_public=signer.public_key,
+            device_name=device_name,
+            device_sign=signer.sign,
         )
         slot_id = new.unlocked.public.passphrase.slot_id
         unlocked = Unlocked(new.unlocked, slot_id, new.passphrase.box, new.passphrase)

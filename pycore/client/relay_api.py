@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from pycore import primitives, wire
+from pycore.account import NewAccount
 from pycore.codec import b64d, b64e
 from pycore.envelope import RECORD_ID_SIZE, SealedRecord
 from pycore.errors import FormatError, KeyringRollback, StaleBundle
@@ -278,6 +279,36 @@ class RelayApi:
     async def register(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = await self.call("POST", "/accounts", body=dict(fields), signed=False)
         return answer
+
+    async def register_account(
+        self,
+        username: str,
+        new: NewAccount,
+        *,
+        device_id: bytes,
+        device_public: bytes,
+        device_name: str,
+        device_sign: Callable[[bytes], Awaitable[bytes]],
+    ) -> dict[str, Any]:
+        """Register ``new`` with this device as its first: a fresh challenge, and the register statement signed by the
+        login key, the recovery login key and the device key (proof of possession of all three)."""
+        challenge = await self.challenge()
+        account_id = new.unlocked.account_id
+        statement = wire.login_statement(self.origin, "register", account_id, challenge, device_id, device_public)
+        return await self.register(
+            {
+                "username": username,
+                "account_id": b64e(account_id),
+                "login_public": b64e(new.passphrase.login.public),
+                "recovery_login_public": b64e(new.recovery.login.public),
+                "device": {"id": b64e(device_id), "signing_public": b64e(device_public), "name": device_name},
+                "bundle": b64e(new.unlocked.public.encoded),
+                "challenge": b64e(challenge),
+                "login_signature": b64e(new.passphrase.login.sign(statement)),
+                "recovery_login_signature": b64e(new.recovery.login.sign(statement)),
+                "device_signature": b64e(await device_sign(statement)),
+            }
+        )
 
     async def login(self, action: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         path = "/login" if action == "login" else "/recovery-login"
