@@ -21,6 +21,7 @@ import {
   requestPersistence,
 } from "./ui/durability.js";
 import { IdleLock, autoLockMinutes } from "./ui/idle-lock.js";
+import { KeyLifecycle } from "./ui/keys.js";
 import { isNetworkError, messageFor } from "./ui/messages.js";
 import { hideNotice, showNotice } from "./ui/notices.js";
 import { NotebookScreen } from "./ui/notebook-screen.js";
@@ -35,7 +36,7 @@ import { WelcomeScreen } from "./ui/welcome-screen.js";
 
 export { booted, timing, worker } from "./ui/engine.js";
 
-const SCREENS = ["boot", "welcome", "recovery", "unlock", "notebook", "settings"];
+const SCREENS = ["boot", "welcome", "recovery", "unlock", "notebook", "settings", "recover"]; // recover: ui/recover-flow.js
 const LOCK_FLUSH_MS = 2000;
 
 // What the page knows about the account: names and counts, never a key or a passphrase.
@@ -64,7 +65,9 @@ function renderStatus({ syncing = false } = {}) {
   byId("sync-status-text").textContent = syncStatusText(status);
   rememberPending(status.pending_count);
   const problem = status.error_code && !isNetworkError({ code: status.error_code }) && status.online !== false;
-  if (problem) {
+  if (keys.statusNotice(status)) {
+    hideNotice("sync-error"); // keys: unlock_again and device_revoked have notices with their own actions
+  } else if (problem) {
     showNotice("sync-error", {
       kind: "warning",
       title: "Sync did not finish.",
@@ -110,6 +113,7 @@ const sync = new SyncController({
   },
   onSynced: async () => {
     if (!session.unlocked) return;
+    keys.synced(); // keys: a due rotation starts, background key work resumes (leader tab)
     try {
       if (await notebook.reload()) tabs.post("changed");
     } catch {
@@ -157,6 +161,7 @@ const settings = new SettingsScreen({
     await refreshPending();
     localChange();
   },
+  deviceActions: (device) => keys.deviceActions(device), // keys: "Revoke"
 });
 
 const welcome = new WelcomeScreen({
@@ -200,6 +205,30 @@ const unlock = new UnlockScreen({
     await enterNotebook(result);
   },
 });
+
+// --- key lifecycle: passphrase, recovery, passkeys, revocation, rotation (ui/keys.js) ---
+const keys = new KeyLifecycle({
+  call,
+  whenReady,
+  tabs,
+  showScreen,
+  isUnlocked: () => session.unlocked,
+  account: () => ({
+    username: session.username,
+    device_name: session.deviceName,
+    relay_origin: session.relayOrigin,
+    fingerprint: session.fingerprint,
+  }),
+  onSignedIn: async (result, username) => {
+    await markAccount(username ?? session.username ?? knownAccount()?.username ?? "");
+    await enterNotebook(result);
+    await requestPersistence();
+  },
+  lock: () => lock(),
+  requestSync: () => (tabs.leader ? sync.now() : tabs.post("sync-request")),
+  refreshDevices: () => settings.refreshDevices(),
+});
+// --- end key lifecycle ---
 
 async function loadAccount() {
   const status = await call("app.status");
@@ -248,6 +277,7 @@ async function lock({ broadcast = true, reason = null } = {}) {
     idle.stop();
     notebook.clear();
     settings.clear();
+    keys.clear();
     recovery.clear();
     clearToasts();
     hideNotice("sync-error");
@@ -363,6 +393,7 @@ function warnAboutPlatform(features) {
 }
 
 async function route(status) {
+  if (document.documentElement.dataset.screen === "recover") return; // keys: "Use recovery phrase" was chosen meanwhile
   if (status.state === "new") {
     showScreen("welcome");
     welcome.focus();

@@ -26,10 +26,12 @@ export function trustedScriptURL(url) {
 }
 
 export class WorkerError extends Error {
-  constructor(code, message) {
+  // details: machine-readable parts of some errors (say, a recovery phrase's unknown word: {position, suggestions})
+  constructor(code, message, details = null) {
     super(message);
     this.name = "WorkerError";
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -91,7 +93,10 @@ export class CryptoWorker {
     if (!entry) return;
     this.#pending.delete(reply.id);
     if (reply.ok) entry.resolve(reply.result);
-    else entry.reject(new WorkerError(reply.error?.code ?? "internal_error", reply.error?.message ?? "failed"));
+    else {
+      const { code = "internal_error", message = "failed", details = null } = reply.error ?? {};
+      entry.reject(new WorkerError(code, message, details));
+    }
   }
 
   #fail(error) {

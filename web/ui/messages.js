@@ -24,11 +24,33 @@ const MESSAGES = {
   unsupported_version: "That file was made by a newer Vellum. Update the app, then try again.",
   too_large: "That is too large for Vellum to store. Split it into smaller notes.",
   quota_exceeded: "This device is out of storage space. Free some space, then try again.",
-  keyring_rollback: "The relay sent an older version of your account's keys. Vellum kept the newer one; your notes are safe.",
-  keyring_fork: "The relay sent conflicting versions of your account's keys. Vellum kept the one it trusts; your notes are safe.",
   stale_epoch: "Your account's keys changed on another device. Vellum is catching up; try again in a moment.",
   step_up_required: "Confirm with your passphrase to do this.",
   unavailable: "This is not available in this version of Vellum.",
+  // --- key lifecycle (web/ui/keys.js and the screens it drives) ---
+  keyring_rollback: "The server sent older account keys than this device has seen; nothing was changed.",
+  keyring_fork:
+    "The server sent account keys that contradict the ones this device has seen; nothing was changed. Your notes are safe on this device.",
+  bad_bundle: "The server sent account keys that do not check out; nothing was changed. Your notes are safe on this device.",
+  unlock_again: "Your account keys were replaced on another device. Lock Vellum, then unlock with your current passphrase.",
+  wrong_recovery_phrase:
+    "These words are a valid recovery phrase, but not the current one for this account. Use your newest recovery kit, and check the username.",
+  bad_checksum:
+    "Every word is a recovery-phrase word, but together they do not form a valid phrase: one is probably mistyped or out of order. Compare them with your kit, in order.",
+  wrong_word_count: "A recovery phrase has exactly 24 words. Fill in every field, in the order of your kit.",
+  unknown_word: "One of the words is not a recovery-phrase word. Check its spelling against your kit.",
+  recovery_not_started: "Enter your recovery phrase again: Vellum was locked before the new passphrase was set.",
+  recovery_unavailable: "This recovery phrase can no longer be checked here. Make a new recovery kit in Settings.",
+  bad_username: "That username is not valid: use 3 to 64 letters, digits, or . _ @ + -.",
+  unsynced_changes:
+    "This browser holds another account with changes that have not reached the relay. Unlock it and let it sync first.",
+  passkey_exists: "That passkey already unlocks this account.",
+  passkey_cancelled: "The passkey was not used. Try again when you are ready.",
+  passkey_unsupported:
+    "This passkey cannot unlock Vellum: its authenticator does not support the PRF extension. Use your passphrase, or try another passkey.",
+  passkey_unavailable: "This browser cannot use passkeys to unlock Vellum. Your passphrase still works.",
+  stale_bundle: "Your account keys changed on another device meanwhile. Try again.",
+  // --- end key lifecycle ---
 };
 
 const FALLBACK = "Something went wrong. Try again; if it keeps happening, reload the page.";

@@ -25,12 +25,15 @@ const STORAGE_TEXT = {
 export class SettingsScreen {
   #call;
   #onImported;
+  #deviceActions;
   #features = {};
 
-  // onImported(count): notes changed (refresh, tell other tabs, sync)
-  constructor({ call, onImported }) {
+  // onImported(count): notes changed (refresh, tell other tabs, sync); deviceActions(device): an element with the
+  // actions for one device, or null (keys.js: "Revoke")
+  constructor({ call, onImported, deviceActions = () => null }) {
     this.#call = call;
     this.#onImported = onImported;
+    this.#deviceActions = deviceActions;
     byId("device-name-form").addEventListener("submit", (event) => {
       event.preventDefault();
       busy(event.submitter ?? event.currentTarget.querySelector("button"), () => this.#rename());
@@ -96,6 +99,11 @@ export class SettingsScreen {
     byId("feature-list").replaceChildren(...items);
   }
 
+  // After a device was revoked (keys.js).
+  refreshDevices() {
+    return this.#showDevices();
+  }
+
   async #showDevices() {
     const list = byId("device-list");
     try {
@@ -107,8 +115,8 @@ export class SettingsScreen {
             { class: "device", dataset: { revoked: String(Boolean(device.revoked)) } },
             h(
               "div",
-              {},
-              h("p", { class: "device-name" }, device.name || "Unnamed device", device.this_device ? h("span", { class: "badge" }, "This device") : null),
+              { class: "grow" },
+              h("p", { class: "device-name", id: `device-name-${device.id}` }, device.name || "Unnamed device", device.this_device ? h("span", { class: "badge" }, "This device") : null),
               h(
                 "p",
                 { class: "device-meta" },
@@ -117,6 +125,7 @@ export class SettingsScreen {
                   : `Added ${formatDate(device.added_at)} · last seen ${formatDate(device.last_seen_at)}`,
               ),
             ),
+            this.#deviceActions(device),
           ),
         ),
       );
