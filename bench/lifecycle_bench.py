@@ -16,8 +16,6 @@ alone and writes ``bench/results/lifecycle.json``.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import secrets
 import statistics
 import sys
@@ -221,19 +219,9 @@ def run() -> dict[str, Any]:
 
 
 def main() -> int:
-    numbers = run()
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    record = {
-        "benchmark": "lifecycle",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": sys.version.split()[0], "cpus": len(os.sched_getaffinity(0))},
-        "results": numbers,
-    }
-    path = results / "lifecycle.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(numbers, indent=2))
-    print(f"-> {path}")
+    from bench.run import write_result
+
+    write_result("lifecycle", run())
     return 0
 
 

@@ -29,21 +29,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
     for name in args.names or list(BENCHMARKS):
         module = importlib.import_module(BENCHMARKS[name])
         started = time.time()
-        numbers = module.run()
-        record = {
-            "benchmark": name,
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
-            "results": numbers,
-        }
-        path = RESULTS / f"{name}.json"
-        path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"{name}: {json.dumps(numbers)}\n  -> {path}")
+        write_result(name, module.run(), started)
     return 0
+
+
+def write_result(name: str, numbers: dict[str, object], started: float | None = None) -> Path:
+    """Write one benchmark's numbers to bench/results/<name>.json with the machine they were measured on."""
+    RESULTS.mkdir(exist_ok=True)
+    record = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started if started is not None else time.time())),
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
+        "results": numbers,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{name}: {json.dumps(numbers)}\n  -> {path}")
+    return path
 
 
 def _cpus() -> int:
