@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Insert, delete, func, insert, select, update
 
 from backend import chain, jsonio, store
 from backend.auth import caller, origin, rate_limit, require_active_device, require_step_up, signature_ok, signed
@@ -168,21 +168,23 @@ def register() -> ResponseReturnValue:
                 account_id=account_id, version=1, hash=bundle.hash, data=bundle.encoded, created_at=now
             )
         )
-        conn.execute(
-            insert(store.devices).values(
-                account_id=account_id,
-                device_id=device_id,
-                signing_public=device_public,
-                name=device_name,
-                added_at=now,
-                last_seen_at=now,
-                revoked_at=None,
-            )
-        )
+        conn.execute(_new_device(account_id, device_id, device_public, device_name, now))
         row = chain.load_account(conn, account_id)
     response = jsonify(device_id=b64e(device_id), **_state(row))
     response.status_code = 201
     return response
+
+
+def _new_device(account_id: bytes, device_id: bytes, public: bytes, name: str, now: Any) -> Insert:
+    return insert(store.devices).values(
+        account_id=account_id,
+        device_id=device_id,
+        signing_public=public,
+        name=name,
+        added_at=now,
+        last_seen_at=now,
+        revoked_at=None,
+    )
 
 
 def _login(action: str) -> ResponseReturnValue:
@@ -218,17 +220,7 @@ def _login(action: str) -> ResponseReturnValue:
             ).scalar_one()
             if active >= current_app.config["MAX_DEVICES"]:
                 raise ApiError("too_many_devices", 409, "This account has too many devices. Remove one first.")
-            conn.execute(
-                insert(store.devices).values(
-                    account_id=account_id,
-                    device_id=device_id,
-                    signing_public=device_public,
-                    name=device_name,
-                    added_at=now,
-                    last_seen_at=now,
-                    revoked_at=None,
-                )
-            )
+            conn.execute(_new_device(account_id, device_id, device_public, device_name, now))
         elif existing.revoked_at is not None:
             raise ApiError("device_revoked", 403, "This device was removed from the account; it needs a new id.")
         elif existing.signing_public != device_public:
