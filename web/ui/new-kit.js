@@ -5,7 +5,7 @@
 
 import { busy, h } from "./dom.js";
 import { messageFor } from "./messages.js";
-import { INSTRUCTIONS, downloadKit, kitFacts, pickCheckPositions } from "./recovery-kit.js";
+import { INSTRUCTIONS, checkTypedWords, downloadKit, kitFacts, pickCheckPositions } from "./recovery-kit.js";
 import { showToast } from "./toasts.js";
 
 export class NewKitView {
@@ -100,22 +100,8 @@ export class NewKitView {
   }
 
   async #confirm(inputs, error) {
-    error.textContent = "";
-    for (const input of inputs) input.removeAttribute("aria-invalid");
-    const empty = inputs.find((input) => !input.value.trim());
-    if (empty) {
-      error.textContent = `Type word ${empty.dataset.position} from your written copy.`;
-      empty.focus();
-      return;
-    }
-    const wrong = inputs.find((input) => input.value.trim().toLowerCase() !== this.#kit.words[Number(input.dataset.position) - 1]);
-    if (wrong) {
-      wrong.setAttribute("aria-invalid", "true");
-      error.textContent = `Word ${wrong.dataset.position} does not match. Look at your written copy and try again.`;
-      wrong.focus();
-      return;
-    }
-    const words = Object.fromEntries(inputs.map((input) => [input.dataset.position, input.value.trim().toLowerCase()]));
+    const words = checkTypedWords(inputs, this.#kit.words, error);
+    if (!words) return;
     try {
       await this.#call("app.recovery_confirmed", { words });
     } catch (err) {

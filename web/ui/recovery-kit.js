@@ -69,3 +69,24 @@ export function pickCheckPositions(count = 24, picks = 3) {
   crypto.getRandomValues(random);
   return Array.from(random, (r, i) => i * band + 1 + (r % band));
 }
+
+// The three typed words against the phrase on screen (checked here first so a typo gets a precise answer; the worker
+// checks again). Marks and focuses the first problem and answers null, or answers {position: word} for the worker.
+export function checkTypedWords(inputs, words, error) {
+  error.textContent = "";
+  for (const input of inputs) input.removeAttribute("aria-invalid");
+  const empty = inputs.find((input) => !input.value.trim());
+  if (empty) {
+    error.textContent = `Type word ${empty.dataset.position} from your written copy.`;
+    empty.focus();
+    return null;
+  }
+  const wrong = inputs.find((input) => input.value.trim().toLowerCase() !== words[Number(input.dataset.position) - 1]);
+  if (wrong) {
+    wrong.setAttribute("aria-invalid", "true");
+    error.textContent = `Word ${wrong.dataset.position} does not match. Look at your written copy and try again.`;
+    wrong.focus();
+    return null;
+  }
+  return Object.fromEntries(inputs.map((input) => [input.dataset.position, input.value.trim().toLowerCase()]));
+}

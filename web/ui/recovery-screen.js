@@ -3,7 +3,7 @@
 
 import { busy, byId, h } from "./dom.js";
 import { messageFor } from "./messages.js";
-import { INSTRUCTIONS, downloadKit, pickCheckPositions } from "./recovery-kit.js";
+import { INSTRUCTIONS, checkTypedWords, downloadKit, pickCheckPositions } from "./recovery-kit.js";
 
 export class RecoveryScreen {
   #call;
@@ -70,24 +70,9 @@ export class RecoveryScreen {
 
   async #confirm() {
     const error = byId("recovery-error");
-    error.textContent = "";
     const inputs = [...byId("word-checks").querySelectorAll("input")];
-    for (const input of inputs) input.removeAttribute("aria-invalid");
-    const empty = inputs.find((input) => !input.value.trim());
-    if (empty) {
-      error.textContent = `Type word ${empty.dataset.position} from your written copy.`;
-      empty.focus();
-      return;
-    }
-    // Checked here first (the words are on screen anyway) so a typo gets a precise answer; the worker checks again.
-    const wrong = inputs.find((input) => input.value.trim().toLowerCase() !== this.#kit.words[Number(input.dataset.position) - 1]);
-    if (wrong) {
-      wrong.setAttribute("aria-invalid", "true");
-      error.textContent = `Word ${wrong.dataset.position} does not match. Look at your written copy and try again.`;
-      wrong.focus();
-      return;
-    }
-    const words = Object.fromEntries(inputs.map((input) => [input.dataset.position, input.value.trim().toLowerCase()]));
+    const words = checkTypedWords(inputs, this.#kit.words, error);
+    if (!words) return;
     try {
       await this.#call("app.recovery_confirmed", { words });
     } catch (err) {
