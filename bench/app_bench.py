@@ -104,6 +104,16 @@ def _pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
 
+def require_browser() -> str:
+    """Debian's Chromium launcher, once the web assets are built (the browser benchmarks need both)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise RuntimeError("Debian's chromium is not installed (apt-get install -y chromium)")
+    if not (ROOT / "web" / "vendor" / "asset-manifest.json").is_file():
+        raise RuntimeError("web/vendor is not built: run `make web-assets`")
+    return chromium
+
+
 def run(notes: int = NOTES, saves: int = SAVES) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -111,11 +121,7 @@ def run(notes: int = NOTES, saves: int = SAVES) -> dict[str, Any]:
     from tests.browser.helpers import CHROMIUM_ARGS
     from tests.browser.test_worker_app import AppWorker
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise RuntimeError("Debian's chromium is not installed (apt-get install -y chromium)")
-    if not (ROOT / "web" / "vendor" / "asset-manifest.json").is_file():
-        raise RuntimeError("web/vendor is not built: run `make web-assets`")
+    chromium = require_browser()
 
     out: dict[str, Any] = {"notes": notes, "note_size": NOTE_SIZE}
     username = "bench-" + secrets.token_hex(4)

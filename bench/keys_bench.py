@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -124,16 +123,12 @@ def _loop_summary(loop: dict[str, Any]) -> dict[str, Any]:
 def run(notes: int = NOTES, batch: int = BATCH) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from bench.app_bench import PASSPHRASE, _seed
+    from bench.app_bench import PASSPHRASE, _seed, require_browser
     from tests.backend.live import run_relay
     from tests.browser.helpers import CHROMIUM_ARGS
     from tests.browser.test_worker_app import AppWorker
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise RuntimeError("Debian's chromium is not installed (apt-get install -y chromium)")
-    if not (ROOT / "web" / "vendor" / "asset-manifest.json").is_file():
-        raise RuntimeError("web/vendor is not built: run `make web-assets`")
+    chromium = require_browser()
 
     out: dict[str, Any] = {"notes": notes, "note_size": 1024, "batch": batch}
     username = "keys-bench-" + secrets.token_hex(4)
