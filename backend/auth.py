@@ -26,9 +26,9 @@ from sqlalchemy.engine import Row
 from backend import store
 from backend.errors import ApiError, StepUpError
 from backend.jsonio import raw_body
-from pycore import wire
-from pycore.codec import b64d, b64e
 from pycore.errors import FormatError
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from backend import chain, jsonio, store
 from backend.auth import caller, require_active_device, require_step_up, signed
-from pycore import bundle_public as bp
-from pycore.codec import b64e
+from pycore.public import bundle_public as bp
+from pycore.public.codec import b64e
 
 bp_bundle = Blueprint("bundle", __name__, url_prefix="/api/v1")
 

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Row
 from backend import store
 from backend.auth import verify_signature
 from backend.errors import ApiError
-from pycore import bundle_public as bp
-from pycore.codec import b64e
 from pycore.errors import VellumError
+from pycore.public import bundle_public as bp
+from pycore.public.codec import b64e
 
 # Which endpoint a bundle version arrives through; some factors may only change through their own endpoint.
 UPDATE = "update_factors"

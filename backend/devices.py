@@ -13,9 +13,9 @@ from sqlalchemy.engine import Row
 from backend import chain, jsonio, store
 from backend.auth import caller, require_active_device, require_step_up, signed
 from backend.errors import ApiError, bad_request
-from pycore import bundle_public as bp
-from pycore import wire
-from pycore.codec import b64e
+from pycore.public import bundle_public as bp
+from pycore.public import wire
+from pycore.public.codec import b64e
 
 bp_devices = Blueprint("devices", __name__, url_prefix="/api/v1")
 

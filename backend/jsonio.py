@@ -12,8 +12,8 @@ from typing import Any
 from flask import request
 
 from backend.errors import ApiError, bad_request
-from pycore.codec import b64d
 from pycore.errors import FormatError
+from pycore.public.codec import b64d
 
 MAX_INT = 2**53 - 1  # exact in every JSON implementation, including the browser's
 

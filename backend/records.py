@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 from backend import jsonio, store
 from backend.auth import caller, require_active_device, signed
 from backend.errors import ApiError, bad_request
-from pycore.codec import b64e
+from pycore.public.codec import b64e
 
 bp_records = Blueprint("records", __name__, url_prefix="/api/v1")
 

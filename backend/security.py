@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from backend.config import normalize_origin
 from backend.errors import ApiError, error_response
-from pycore import wire
+from pycore.public import wire
 
 API_PREFIX = "/api/"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"

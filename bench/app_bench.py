@@ -55,7 +55,7 @@ _TIMED = """async ([cmd, args]) => {
 _FRESH_WORKER = """async () => {
   const { CryptoWorker } = await import("/worker-client.js");
   window.__appWorker.terminate();
-  window.__appWorker = new CryptoWorker("/crypto-worker.js");
+  window.__appWorker = new CryptoWorker("/worker/crypto-worker.js");
   await window.__appWorker.ready();
   await window.__appWorker.call("app.status");  // what the page asks first, at start-up
   return true;

@@ -32,12 +32,12 @@ if str(ROOT) not in sys.path:
 from pycore import account, envelope, kdf, lifecycle, primitives, rotation  # noqa: E402
 from pycore.account import Unlocked  # noqa: E402
 from pycore.bundle import new_factor_spec, next_version, open_bundle  # noqa: E402
-from pycore.bundle_public import DeviceMeta, FactorType, PasskeyMeta  # noqa: E402
 from pycore.client.client import Client  # noqa: E402
-from pycore.client.memory import MemoryRelay, MemoryTransport  # noqa: E402
 from pycore.envelope import PlainRecord, RecordType  # noqa: E402
 from pycore.factors import BoxKeyPair  # noqa: E402
+from pycore.public.bundle_public import DeviceMeta, FactorType, PasskeyMeta  # noqa: E402
 from tests.backend.live import run_relay  # noqa: E402
+from tests.support.memory import MemoryRelay, MemoryTransport  # noqa: E402
 
 PASSPHRASE = "benchmark passphrase, not a secret"
 NEW_PASSPHRASE = "another benchmark passphrase"

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pycore.client.client import Client  # noqa: E402
-from pycore.sync import ChangePage, PushItem, PushResult  # noqa: E402
+from pycore.sync.types import ChangePage, PushItem, PushResult  # noqa: E402
 from tests.backend.live import run_relay  # noqa: E402
 
 PASSPHRASE = "benchmark passphrase, not a secret"

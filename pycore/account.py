@@ -12,15 +12,6 @@ from dataclasses import dataclass, field
 
 from pycore import kdf, recovery
 from pycore.bundle import FactorSpec, UnlockedBundle, create_bundle, new_factor_spec, next_version, open_bundle
-from pycore.bundle_public import (
-    DeviceMeta,
-    FactorEntry,
-    FactorType,
-    PasskeyMeta,
-    PassphraseMeta,
-    PublicBundle,
-    RecoveryMeta,
-)
 from pycore.errors import BundleError, DecryptionError
 from pycore.factors import (
     BoxKeyPair,
@@ -30,6 +21,15 @@ from pycore.factors import (
     passkey_keys,
     passphrase_keys,
     recovery_keys,
+)
+from pycore.public.bundle_public import (
+    DeviceMeta,
+    FactorEntry,
+    FactorType,
+    PasskeyMeta,
+    PassphraseMeta,
+    PublicBundle,
+    RecoveryMeta,
 )
 
 

@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pycore import primitives
-from pycore.bundle_public import (
+from pycore.envelope import EpochKey, RecordScope
+from pycore.errors import BundleError, DecryptionError, VellumError
+from pycore.factors import BoxKeyPair, SigningKeyPair
+from pycore.keyring import EpochEntry, EpochStatus, Keyring, open_keyring, seal_keyring
+from pycore.public.bundle_public import (
     PROTOCOL_VERSION,
     BundleHeader,
     FactorEntry,
@@ -29,10 +33,6 @@ from pycore.bundle_public import (
     signed_message,
     verify_chain,
 )
-from pycore.envelope import EpochKey, RecordScope
-from pycore.errors import BundleError, DecryptionError, VellumError
-from pycore.factors import BoxKeyPair, SigningKeyPair
-from pycore.keyring import EpochEntry, EpochStatus, Keyring, open_keyring, seal_keyring
 from pycore.slots import new_slot_id, open_slot, seal_slot
 
 ACCOUNT_ID_SIZE = 16

@@ -22,7 +22,6 @@ from enum import IntEnum
 from typing import NamedTuple
 
 from pycore import padding, primitives
-from pycore.codec import Reader, Writer, length_prefixed
 from pycore.errors import (
     DecryptionError,
     FormatError,
@@ -32,6 +31,7 @@ from pycore.errors import (
     UnsupportedVersion,
     VellumError,
 )
+from pycore.public.codec import Reader, Writer, length_prefixed
 
 RECORD_FORMAT_V1 = 1
 SUITE_V1 = 1

@@ -7,6 +7,9 @@ are mapped to these in the primitives layer, so nothing else in pycore ever sees
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class VellumError(Exception):
     """Base of every pycore error."""
@@ -135,3 +138,41 @@ class StaleBundle(VellumError):
     """Another device changed the account keys first."""
 
     code = "stale_bundle"
+
+
+class SyncError(VellumError):
+    """Sync could not finish; nothing local was lost. Try again later."""
+
+    code = "sync_failed"
+
+
+class RelayError(VellumError):
+    """The relay refused a request. ``code`` is the relay's machine code (``stale_epoch``, ``device_revoked``...)."""
+
+    code = "relay_error"
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, status: int = 0, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.extra: dict[str, Any] = dict(extra or {})  # the answer's other fields (write_epoch, challenge...)
+
+
+class NetworkError(VellumError):
+    """The relay could not be reached. Your notes are saved on this device and will sync later."""
+
+    code = "network_error"
+
+
+class UnlockAgain(VellumError):
+    """The account keys changed and this device's unlock method is no longer part of the account."""
+
+    code = "unlock_again"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "The account keys changed and the way this device was unlocked is no longer part of the account. "
+            "Unlock again with your current passphrase."
+        )

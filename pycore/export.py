@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pycore import kdf, primitives
-from pycore.codec import Reader, Writer, length_prefixed
 from pycore.errors import DecryptionError, FormatError, UnsupportedVersion
+from pycore.public.codec import Reader, Writer, length_prefixed
 
 MAGIC = b"VELLUMX\n"
 EXPORT_FORMAT_V1 = 1

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pycore import padding, primitives
-from pycore.codec import Reader, Writer, length_prefixed
 from pycore.envelope import RecordType
 from pycore.errors import DecryptionError, FormatError, UnsupportedVersion, VellumError
+from pycore.public.codec import Reader, Writer, length_prefixed
 
 INDEX_FORMAT_V1 = 1
 INDEX_LABEL = b"vellum/v1/index-shard"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from pycore import primitives
-from pycore.codec import Reader, Writer, length_prefixed
 from pycore.errors import BundleError, FormatError, UnsupportedVersion
+from pycore.public.codec import Reader, Writer, length_prefixed
 
 KEYRING_FORMAT_V1 = 1
 KEYRING_LABEL = b"vellum/v1/keyring"

@@ -7,8 +7,8 @@ plaintext has exactly one meaning.
 
 from __future__ import annotations
 
-from pycore.codec import Reader, Writer
 from pycore.errors import FormatError
+from pycore.public.codec import Reader, Writer
 
 HEADER_SIZE = 5
 MAX_PAYLOAD_SIZE = 64 * 1024 * 1024

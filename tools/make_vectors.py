@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 from pycore import (  # noqa: E402
     account,
     bundle,
-    bundle_public,
     envelope,
     export,
     factors,
@@ -34,9 +33,9 @@ from pycore import (  # noqa: E402
     primitives,
     recovery,
     slots,
-    wire,
 )
 from pycore.kdf import Argon2idParams  # noqa: E402
+from pycore.public import bundle_public, wire  # noqa: E402
 
 OUT = ROOT / "tests" / "vectors"
 NOW = 1_790_000_000

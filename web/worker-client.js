@@ -41,7 +41,7 @@ export class CryptoWorker {
   #nextId = 1;
   #failed = null;
 
-  constructor(url = "/crypto-worker.js") {
+  constructor(url = "/worker/crypto-worker.js") {
     this.url = url;
     this.#worker = new Worker(trustedScriptURL(url), { type: "module", name: "vellum-crypto" });
     this.#worker.addEventListener("message", (event) => this.#settle(event.data));

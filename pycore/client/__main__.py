@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pycore.bundle import fingerprint
 from pycore.client.client import Client
-from pycore.codec import b64d, b64e
 from pycore.errors import VellumError
+from pycore.public.codec import b64d, b64e
 
 
 def _passphrase(confirm: bool = False) -> str:

@@ -20,20 +20,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pycore import account, bundle_public, kdf, lifecycle, primitives, wire
+from pycore import account, kdf, lifecycle, primitives
 from pycore.account import Unlocked
 from pycore.bundle import open_bundle, verify_signature
-from pycore.bundle_public import FactorType, PassphraseMeta, Pin, PublicBundle
-from pycore.client.memory import MemoryStore
-from pycore.client.relay_api import HttpFunction, RelayApi, Session
 from pycore.client.signer import NaclSigner
 from pycore.client.sqlite_store import SqliteStore
-from pycore.codec import b64e
-from pycore.errors import BundleError, DecryptionError, VellumError
+from pycore.errors import BundleError, DecryptionError, NetworkError, UnlockAgain, VellumError
 from pycore.factors import LoginFactorKeys, SoftwareDeviceWrapper, passphrase_keys, recovery_keys
+from pycore.public import bundle_public, wire
+from pycore.public.bundle_public import FactorType, PassphraseMeta, Pin, PublicBundle
+from pycore.public.codec import b64e
 from pycore.recovery import entropy_from_phrase
 from pycore.rotation import DEFAULT_BATCH
-from pycore.sync import Batch, NetworkError, NoteView, Store, SyncEngine, SyncReport
+from pycore.sync.engine import NoteView, SyncEngine, SyncReport
+from pycore.sync.relay_api import HttpFunction, RelayApi, Session
+from pycore.sync.types import Batch, Store
+from tests.support.memory import MemoryStore
 
 DB_FILE = "vellum-client.sqlite3"
 KEY_FILE = "device.key"
@@ -376,7 +378,7 @@ class Client:
         try:
             await self.refresh_bundle()
             self.bundle_warning = None
-        except lifecycle.UnlockAgain:
+        except UnlockAgain:
             raise
         except BundleError as exc:
             self.bundle_warning = exc

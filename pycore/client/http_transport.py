@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
-from pycore.client.relay_api import HttpResponse, RelayApi, Session, StepUp
-from pycore.sync import NetworkError
+from pycore.errors import NetworkError
+from pycore.sync.relay_api import HttpResponse, RelayApi, Session, StepUp
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pycore.envelope import HASH_SIZE, SealedRecord
-from pycore.sync import Batch, LocalRecord, OutboxEntry, Quarantine, StoreMeta
+from pycore.sync.types import Batch, LocalRecord, OutboxEntry, Quarantine, StoreMeta
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (

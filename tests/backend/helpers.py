@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 
 import nacl.signing
 
-from pycore import bundle_public as bp
-from pycore import wire
-from pycore.codec import b64d, b64e
 from pycore.kdf import Argon2idParams
+from pycore.public import bundle_public as bp
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
 
 ORIGIN = "http://localhost:8000"
 

@@ -18,9 +18,24 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pycore import account, bundle_public, lifecycle, primitives
+from pycore import account, lifecycle, primitives
 from pycore.bundle import UnlockedBundle, next_version, open_with_account_key
-from pycore.bundle_public import (
+from pycore.client.client import Client
+from pycore.envelope import OpenedRecord, SealedRecord, open_records
+from pycore.errors import (
+    BundleError,
+    DecryptionError,
+    KeyringFork,
+    KeyringRollback,
+    NetworkError,
+    RelayError,
+    UnlockAgain,
+    VellumError,
+)
+from pycore.factors import SigningKeyPair
+from pycore.lifecycle.confirm import StepUpKey
+from pycore.public import bundle_public
+from pycore.public.bundle_public import (
     BundleHeader,
     FactorType,
     PublicBundle,
@@ -28,13 +43,7 @@ from pycore.bundle_public import (
     encode_bundle,
     signed_message,
 )
-from pycore.client.client import Client
-from pycore.client.relay_api import HttpResponse
-from pycore.envelope import OpenedRecord, SealedRecord, open_records
-from pycore.errors import BundleError, DecryptionError, KeyringFork, KeyringRollback, VellumError
-from pycore.factors import SigningKeyPair
-from pycore.lifecycle import StepUpKey, UnlockAgain
-from pycore.sync import NetworkError, RelayError
+from pycore.sync.relay_api import HttpResponse
 from tests.backend.live import LiveRelay
 
 PASSPHRASE = "correct horse battery staple"
@@ -804,7 +813,7 @@ def test_a_thief_with_a_remembered_device_and_the_account_key_cannot_lock_the_ow
 
 
 def _b64(data: bytes) -> str:
-    from pycore.codec import b64e
+    from pycore.public.codec import b64e
 
     return b64e(data)
 

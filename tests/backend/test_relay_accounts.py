@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 
-from pycore import bundle_public as bp
-from pycore.codec import b64d, b64e
 from pycore.kdf import Argon2idParams
+from pycore.public import bundle_public as bp
+from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import Account, Device, RelayClient, build_bundle, dumps, new_key, passphrase_entry
 
 

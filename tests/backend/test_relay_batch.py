@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import event, select
 
 from backend import store
-from pycore.codec import b64d, b64e
+from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import Account, RelayClient, dumps, record
 
 

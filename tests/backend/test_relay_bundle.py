@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from pycore import bundle_public as bp
-from pycore.codec import b64d, b64e
+from pycore.public import bundle_public as bp
+from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import (
     Account,
     Device,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pycore import bundle_public as bp
-from pycore.codec import b64e
+from pycore.public import bundle_public as bp
+from pycore.public.codec import b64e
 from tests.backend.helpers import Account, Device, RelayClient, device_entry, dumps, reseal
 
 

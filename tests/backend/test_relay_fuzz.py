@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from backend import store
-from pycore import wire
-from pycore.codec import b64e
+from pycore.public import wire
+from pycore.public.codec import b64e
 from tests.backend.helpers import Account, RelayClient
 
 FUZZ = settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import nacl.signing
 
-from pycore.codec import b64d
+from pycore.public.codec import b64d
 from tests.backend.helpers import Account, Device, RelayClient
 
 PASSPHRASE = "correct horse battery staple"

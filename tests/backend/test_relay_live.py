@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from pycore.codec import b64d, b64e
+from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import Account, Device, RelayClient, dumps, record, requests_transport
 from tests.backend.live import LiveRelay
 

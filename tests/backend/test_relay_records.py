@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from pycore.codec import b64d, b64e
+from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import Account, Device, RelayClient, dumps, record
 
 MIB = 1024 * 1024

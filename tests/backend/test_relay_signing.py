@@ -6,8 +6,8 @@ import secrets
 
 import pytest
 
-from pycore import wire
-from pycore.codec import b64e
+from pycore.public import wire
+from pycore.public.codec import b64e
 from tests.backend.helpers import Account, Device, RelayClient, dumps, new_key, record
 
 MISSING = [wire.HEADER_ACCOUNT, wire.HEADER_DEVICE, wire.HEADER_TIMESTAMP, wire.HEADER_NONCE, wire.HEADER_SIGNATURE]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pycore import wire
+from pycore.public import wire
 from tests.backend.apps import APP_ORIGIN
 
 PAGES = {

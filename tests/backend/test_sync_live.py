@@ -18,7 +18,8 @@ import pytest
 from pycore import rotation
 from pycore.client.client import Client
 from pycore.envelope import RecordType
-from pycore.sync import NetworkError, PushItem, PushStatus, RelayError
+from pycore.errors import NetworkError, RelayError
+from pycore.sync.types import PushItem, PushStatus
 from tests.backend.live import LiveRelay
 
 PASSPHRASE = "correct horse battery staple"

@@ -14,7 +14,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from pycore.worker import CONFORMANCE_WHEEL
+from pycore.app.worker import CONFORMANCE_WHEEL
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"

@@ -20,7 +20,7 @@ REQUIRED_DIRECTIVES = (
 
 
 def test_relay_serves_the_app_with_the_strict_csp(relay: LiveRelay) -> None:
-    for path in ("/", "/crypto-worker.js", "/vendor/pyodide/pyodide.mjs", "/sw.js"):
+    for path in ("/", "/worker/crypto-worker.js", "/vendor/pyodide/pyodide.mjs", "/sw.js"):
         csp = requests.get(relay.base_url + path, timeout=10).headers["Content-Security-Policy"]
         for directive in REQUIRED_DIRECTIVES:
             assert directive in csp, (path, csp)
@@ -46,7 +46,7 @@ def test_no_violation_in_the_page_or_the_worker(browser: Browser, relay: LiveRel
 
         # The listener works and the policy bites: a plain string is not a TrustedScriptURL.
         refused = page.evaluate(
-            """() => { try { new Worker("/crypto-worker.js", { type: "module" }); return "created"; }
+            """() => { try { new Worker("/worker/crypto-worker.js", { type: "module" }); return "created"; }
                        catch (err) { return err.name; } }"""
         )
         assert refused == "TypeError"

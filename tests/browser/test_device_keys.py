@@ -10,7 +10,7 @@ from typing import Any
 import nacl.signing
 from playwright.sync_api import BrowserContext
 
-from pycore import wire
+from pycore.public import wire
 from tests.backend.live import LiveRelay
 from tests.browser.helpers import b64d, b64e, call, result, wait_ready
 
@@ -67,7 +67,7 @@ def test_device_keys_survive_a_restart_and_reopen_the_device_slot(
     device = result(page, "device.init")
     assert device["created"] is True
     created = result(page, "account.create", {"passphrase": PASSPHRASE})
-    remembered = result(page, "device.remember", {"name": "Chromium on the test machine"})
+    remembered = result(page, "device.remember", {"passphrase": PASSPHRASE, "name": "Chromium on the test machine"})
     assert remembered["version"] == 2
     first.close()
 

@@ -26,7 +26,7 @@ PASSPHRASE = "a long enough browser passphrase"
 
 _OWN_WORKER = """async () => {
   const { CryptoWorker } = await import("/worker-client.js");
-  window.__appWorker = new CryptoWorker("/crypto-worker.js");
+  window.__appWorker = new CryptoWorker("/worker/crypto-worker.js");
   await window.__appWorker.ready();
   return true;
 }"""

@@ -21,9 +21,10 @@ import nacl.signing
 import pytest
 import requests
 
-from pycore import account, envelope, wire
+from pycore import account, envelope
 from pycore.envelope import PlainRecord, RecordScope, RecordType, SealedRecord
 from pycore.errors import VellumError
+from pycore.public import wire
 from tests.backend.helpers import Account, public, sign
 from tests.backend.live import LiveRelay
 from tests.browser.conftest import AppPage

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pycore.worker import COMMANDS
+from pycore.app.worker import COMMANDS
 from tests.browser.conftest import AppPage
 from tests.browser.helpers import b64e, call, call_many, result
 

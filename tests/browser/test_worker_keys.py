@@ -13,7 +13,7 @@ import secrets
 
 from playwright.sync_api import Browser
 
-from pycore.codec import b64d as b64decode_url
+from pycore.public.codec import b64d as b64decode_url
 from tests.backend.live import LiveRelay
 from tests.browser.test_worker_app import AppWorker, _context, _titles
 
@@ -24,7 +24,7 @@ RECOVERED_PASSPHRASE = "chosen after recovery 5a1"
 _FRESH_WORKER = """async () => {
   const { CryptoWorker } = await import("/worker-client.js");
   window.__appWorker.terminate();
-  window.__appWorker = new CryptoWorker("/crypto-worker.js");
+  window.__appWorker = new CryptoWorker("/worker/crypto-worker.js");
   await window.__appWorker.ready();
   return true;
 }"""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from pycore import account, bundle, bundle_public, envelope, export, factors, index, recovery, slots, wire
+from pycore import account, bundle, envelope, export, factors, index, recovery, slots
 from pycore.errors import VellumError
 from pycore.kdf import Argon2idParams
+from pycore.public import bundle_public, wire
 
 
 def b(text: str) -> bytes:

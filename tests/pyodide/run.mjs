@@ -101,7 +101,7 @@ async function main() {
   started = performance.now();
   const sodium = (await import(pathToFileURL(path.join(vendor, "libsodium", "libsodium-wrappers.mjs")).href)).default;
   await sodium.ready;
-  const { createSodiumBridge } = await import(pathToFileURL(path.join(ROOT, "web", "sodium-bridge.js")).href);
+  const { createSodiumBridge } = await import(pathToFileURL(path.join(ROOT, "web", "worker", "sodium-bridge.js")).href);
   const bridge = createSodiumBridge(sodium);
   pyodide.registerJsModule("vellum_sodium", bridge);
   report.libsodium_version = bridge.version;

@@ -1,9 +1,9 @@
 """pycore under Pyodide (in Node) with the libsodium.js backend gives the same bytes and errors as under CPython.
 
 One Node process (tests/pyodide/run.mjs) boots Pyodide from web/vendor exactly as the crypto worker will (byte-compiled
-stdlib, corrected lock file, micropip, the pycore and mnemonic wheels, libsodium.js behind web/sodium-bridge.js), then
-runs the same Python functions that this file runs in CPython: ``primitive_cases`` (fixed-input byte equality, sealed
-boxes both ways, error mapping, an AEAD benchmark) and the shared conformance suites in tests/conformance.
+stdlib, corrected lock file, micropip, the pycore and mnemonic wheels, libsodium.js behind web/worker/sodium-bridge.js),
+then runs the same Python functions that this file runs in CPython: ``primitive_cases`` (fixed-input byte equality,
+sealed boxes both ways, error mapping, an AEAD benchmark) and the shared conformance suites in tests/conformance.
 
 Needs `make web-assets` (the `test` target builds it) and, for the conformance suites, `make vectors`.
 The full report, timings included, is written to .cache/pyodide/node-report.json.

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pycore import bundle, bundle_public
+from pycore import bundle
 from pycore.envelope import SealedRecord
 from pycore.errors import StaleBundle
+from pycore.public import bundle_public
 from pycore.rotation import Rotation
 
 

@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 from pycore import kdf
 from pycore.account import Unlocked
 from pycore.bundle import FactorSpec, create_bundle, next_version
-from pycore.bundle_public import FactorType, PassphraseMeta
-from pycore.client.memory import MemoryRelay, MemoryStore, MemoryTransport
 from pycore.envelope import SealedRecord, rewrap_records
 from pycore.factors import BoxKeyPair
 from pycore.primitives import randombytes
-from pycore.sync import NoteView, SyncEngine, SyncReport
+from pycore.public.bundle_public import FactorType, PassphraseMeta
+from pycore.sync.engine import NoteView, SyncEngine, SyncReport
+from tests.support.memory import MemoryRelay, MemoryStore, MemoryTransport
 
 NOW = 1_800_000_000.0
 T = TypeVar("T")

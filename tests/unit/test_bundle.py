@@ -7,9 +7,10 @@ import pickle
 
 import pytest
 
-from pycore import account, bundle, bundle_public, factors, kdf
-from pycore.bundle_public import FactorType, Pin
+from pycore import account, bundle, factors, kdf
 from pycore.errors import BundleError, DecryptionError, KeyringFork, KeyringRollback, VellumError
+from pycore.public import bundle_public
+from pycore.public.bundle_public import FactorType, Pin
 
 PASSPHRASE = "bundle test passphrase"
 

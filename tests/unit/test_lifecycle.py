@@ -12,19 +12,30 @@ from typing import Any
 
 import pytest
 
-from pycore import account, bundle_public, lifecycle, primitives, wire
+from pycore import account, lifecycle, primitives
 from pycore.account import Unlocked
 from pycore.bundle import open_with_account_key
-from pycore.bundle_public import BundleHeader, PublicBundle, encode_body, encode_bundle, signed_message
-from pycore.client.memory import MemoryRelay, MemoryTransport
-from pycore.client.relay_api import HttpResponse, RelayApi, Session
 from pycore.client.signer import NaclSigner
-from pycore.codec import b64d, b64e
-from pycore.errors import BundleError, DecryptionError, KeyringFork, KeyringRollback, StaleBundle
+from pycore.errors import (
+    BundleError,
+    DecryptionError,
+    KeyringFork,
+    KeyringRollback,
+    RelayError,
+    StaleBundle,
+    UnlockAgain,
+)
 from pycore.factors import SigningKeyPair, SoftwareDeviceWrapper
 from pycore.keyring import IntentKind
-from pycore.lifecycle import Confirmation, QueuedRotation, StepUpKey, UnlockAgain
-from pycore.sync import RelayError
+from pycore.lifecycle.confirm import Confirmation, StepUpKey
+from pycore.lifecycle.revoke import _repair_base
+from pycore.lifecycle.rotate import QueuedRotation
+from pycore.public import bundle_public, wire
+from pycore.public.bundle_public import BundleHeader, PublicBundle, encode_body, encode_bundle, signed_message
+from pycore.public.codec import b64d, b64e
+from pycore.rotation import Rotation, RotationKind
+from pycore.sync.relay_api import HttpResponse, RelayApi, Session
+from tests.support.memory import MemoryRelay, MemoryTransport
 
 NOW = 1_800_000_000
 PASSPHRASE = "lifecycle unit passphrase"
@@ -297,9 +308,9 @@ def test_a_garbage_head_with_another_identity_cannot_be_repaired(world: World) -
     _, ua = world.device()
     other = SigningKeyPair.from_seed(primitives.randombytes(32))
     head = bundle_public.parse_bundle(forge(ua.bundle.public, other))
-    rotation = lifecycle.Rotation(lifecycle.RotationKind.REVOKE_DEVICE, device_id=bytes(16))
+    rotation = Rotation(RotationKind.REVOKE_DEVICE, device_id=bytes(16))
     with pytest.raises(BundleError):
-        lifecycle._repair_base(ua.bundle, head, NOW, rotation)
+        _repair_base(ua.bundle, head, NOW, rotation)
 
 
 # --- routine rotation -----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from pycore import index
 from pycore.errors import DecryptionError
 from pycore.kdf import DEFAULT_PARAMS
-from pycore.notebook import Notebook
+from pycore.sync.notebook import Notebook
 from tests.unit.sync_support import run, setup
 
 

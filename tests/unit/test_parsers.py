@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pycore import bundle_public, codec, envelope, export, index, keyring, padding, recovery
+from pycore import envelope, export, index, keyring, padding, recovery
 from pycore.errors import VellumError
+from pycore.public import bundle_public, codec
 
 PARSERS = [
     bundle_public.parse_bundle,

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from pycore import account, bundle, bundle_public, envelope, rotation
-from pycore.bundle_public import DeviceMeta, FactorType
+from pycore import account, bundle, envelope, rotation
 from pycore.errors import BundleError, DecryptionError, VellumError
 from pycore.factors import BoxKeyPair, SigningKeyPair
 from pycore.keyring import EpochStatus
+from pycore.public import bundle_public
+from pycore.public.bundle_public import DeviceMeta, FactorType
 from tests.unit.rotation_relay import Crash, MemoryRelay
 
 NOW = 1_800_000_000

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from pycore.envelope import PlainRecord, RecordType, SealedRecord, open_record, seal_record
-from pycore.errors import FormatError
+from pycore.errors import FormatError, NetworkError, SyncError
 from pycore.notes import Note, conflicted_copy_title, decode_note, encode_note
 from pycore.primitives import randombytes
-from pycore.sync import NetworkError, PushItem, PushResult, SyncError
+from pycore.sync.types import PushItem, PushResult
 
 from .sync_support import Device, device, rewrap_on_relay, rotate, run, setup
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from pycore import wire
-from pycore.client.memory import MemoryStore
-from pycore.client.relay_api import HttpResponse, RelayApi, Session
 from pycore.client.signer import NaclSigner
 from pycore.client.sqlite_store import SqliteStore
-from pycore.codec import b64d, b64e
 from pycore.envelope import SealedRecord
-from pycore.errors import StaleBundle
+from pycore.errors import RelayError, StaleBundle
 from pycore.primitives import crypto_sign_verify_detached, randombytes
-from pycore.sync import Batch, OutboxEntry, PushItem, PushStatus, Quarantine, RelayError
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
+from pycore.sync.relay_api import HttpResponse, RelayApi, Session
+from pycore.sync.types import Batch, OutboxEntry, PushItem, PushStatus, Quarantine
+from tests.support.memory import MemoryStore
 
 from .sync_support import device, new_account, run
 
@@ -84,7 +84,7 @@ def test_sqlite_store_commits_all_or_nothing(tmp_path: Path) -> None:
 
 
 def test_devices_on_sqlite_stores_merge_like_any_other(tmp_path: Path) -> None:
-    from pycore.client.memory import MemoryRelay
+    from tests.support.memory import MemoryRelay
 
     account = new_account()
     relay = MemoryRelay(account.bundle.public.encoded)

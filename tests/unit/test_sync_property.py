@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pycore.client.memory import MemoryRelay
 from pycore.envelope import RecordType, open_records
-from pycore.errors import VellumError
+from pycore.errors import NetworkError, VellumError
 from pycore.notes import decode_note
-from pycore.sync import NetworkError
+from tests.support.memory import MemoryRelay
 
 from .sync_support import Clock, Device, device, new_account, rewrap_on_relay, rotate, run
 

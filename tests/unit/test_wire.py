@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pycore import wire
 from pycore.errors import FormatError
+from pycore.public import wire
 
 A, D, N = b"a" * 16, b"d" * 16, b"n" * 16
 

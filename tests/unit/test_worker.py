@@ -1,4 +1,5 @@
-"""The crypto worker's command table (pycore/worker.py) and the WebCrypto adapters (pycore/browser.py) in CPython.
+"""The crypto worker's command table (pycore/app/worker.py, plus the test commands of tests/support/worker_commands.py)
+and the WebCrypto adapters (pycore/app/browser/webcrypto.py) in CPython.
 
 The browser tests (tests/browser) run the same table inside Pyodide with the real WebCrypto keys; here a stand-in for
 ``web/webcrypto.js`` (XChaCha20-Poly1305 and PyNaCl Ed25519 in place of AES-GCM and WebCrypto Ed25519, same contract)
@@ -18,10 +19,14 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from pycore import account, browser, envelope, primitives, wire
-from pycore.codec import b64d, b64e
+from pycore import account, envelope, primitives
+from pycore.app.browser import webcrypto
+from pycore.app.worker import COMMANDS, Worker
+from pycore.errors import DecryptionError
 from pycore.kdf import Argon2idParams
-from pycore.worker import COMMANDS, Worker
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
+from tests.support.worker_commands import TEST_COMMANDS, register
 
 PASSPHRASE = "worker unit tests"
 
@@ -59,7 +64,7 @@ class FakeWebCrypto:
                 blob[12:], aad, blob[:12] + bytes(12), self._wrap_key
             )
         except Exception:
-            raise browser.JsException("OperationError", "") from None
+            raise webcrypto.JsException("OperationError", "") from None
 
     async def sign(self, message: bytes) -> bytes:
         self._need()
@@ -67,7 +72,7 @@ class FakeWebCrypto:
 
     def _need(self) -> None:
         if self.record is None:
-            raise browser.JsException("InvalidStateError", "no keys")
+            raise webcrypto.JsException("InvalidStateError", "no keys")
 
 
 def run(worker: Worker, cmd: Any, args: Any = None) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def code(worker: Worker, cmd: Any, args: Any = None) -> str:
 
 @pytest.fixture
 def worker() -> Worker:
-    return Worker(device_js=FakeWebCrypto())
+    return register(Worker(device_js=FakeWebCrypto()))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +145,7 @@ def test_device_keys_remember_and_sign(worker: Worker) -> None:
     assert device["created"] is True and ok(worker, "device.init")["created"] is False
     created = ok(worker, "account.create", {"passphrase": PASSPHRASE})
     assert len(created["recovery_phrase"]) == 24
-    remembered = ok(worker, "device.remember", {"name": "unit"})
+    remembered = ok(worker, "device.remember", {"passphrase": PASSPHRASE, "name": "unit"})
     ok(worker, "account.lock")
     unlocked = ok(worker, "account.unlock_device", {"bundle": remembered["bundle"], "wrapped": remembered["wrapped"]})
     assert unlocked["account"]["account_id"] == created["account"]["account_id"]
@@ -161,13 +166,20 @@ def test_device_keys_remember_and_sign(worker: Worker) -> None:
     )
     nacl.signing.VerifyKey(b64d(device["signing_public"])).verify(message, b64d(headers[wire.HEADER_SIGNATURE]))
     assert ok(worker, "device.forget")["forgotten"] is True
-    assert code(worker, "device.remember", {"name": "gone"}) == "device_key_unavailable"
+    assert code(worker, "device.remember", {"passphrase": PASSPHRASE, "name": "gone"}) == "device_key_unavailable"
 
 
 def test_without_device_module_device_commands_are_unavailable() -> None:
-    bare = Worker()
+    bare = register(Worker())
     assert code(bare, "device.init") == "unavailable"
-    assert ok(bare, "conformance.install") == {"installed": False, "present": True}  # importable from the checkout
+
+
+def test_the_production_table_has_no_test_commands() -> None:
+    """The app contract only (docs/worker-api.md): protocol, conformance and bench commands come from the test wheel."""
+    production = Worker(device_js=FakeWebCrypto())
+    for cmd in ("device.sign_request", "records.open_batch", "account.create", "conformance.install", "vectors.run"):
+        assert code(production, cmd) == "unknown_command"
+    assert not set(TEST_COMMANDS) & set(COMMANDS)
 
 
 def test_conformance_commands_in_cpython(worker: Worker) -> None:
@@ -180,7 +192,7 @@ def test_conformance_commands_in_cpython(worker: Worker) -> None:
 
 def test_every_command_answers_garbage_with_a_typed_error(worker: Worker) -> None:
     untyped = []
-    for cmd in COMMANDS:
+    for cmd in worker.commands:
         for args in ({"records": "x"}, {"passphrase": 5}, {"bundle": "!!"}, {"cases": {}}, {"vectors": []}):
             reply = run(worker, cmd, args)
             if not reply["ok"] and reply["error"]["code"] == "internal_error":
@@ -191,20 +203,20 @@ def test_every_command_answers_garbage_with_a_typed_error(worker: Worker) -> Non
 
 def test_adapters_map_javascript_errors() -> None:
     fake = FakeWebCrypto()
-    info = asyncio.run(browser.ensure_device(fake))
-    wrapper = browser.WebCryptoDeviceWrapper(fake)
+    info = asyncio.run(webcrypto.ensure_device(fake))
+    wrapper = webcrypto.WebCryptoDeviceWrapper(fake)
     blob = asyncio.run(wrapper.wrap(b"k" * 32, b"aad"))
     assert len(blob) == 12 + 32 + 16
     assert asyncio.run(wrapper.unwrap(blob, b"aad")) == b"k" * 32
-    with pytest.raises(browser.DecryptionError):
+    with pytest.raises(DecryptionError):
         asyncio.run(wrapper.unwrap(blob, b"other aad"))
-    with pytest.raises(browser.DecryptionError):
+    with pytest.raises(DecryptionError):
         asyncio.run(wrapper.unwrap(b"short", b"aad"))
-    signer = browser.WebCryptoSigner(fake, info)
+    signer = webcrypto.WebCryptoSigner(fake, info)
     assert signer.public_key == info.signing_public and signer.device_id == info.device_id
     assert len(asyncio.run(signer.sign(b"m"))) == 64
     asyncio.run(fake.forget())
-    with pytest.raises(browser.DeviceKeyError):
+    with pytest.raises(webcrypto.DeviceKeyError):
         asyncio.run(signer.sign(b"m"))
     assert "non-extractable" in repr(wrapper)
 

@@ -1,4 +1,5 @@
-"""The worker's app commands (docs/worker-api.md) under CPython: pycore/worker.py → pycore/app.py → pycore/browser.py.
+"""The worker's app commands (docs/worker-api.md) under CPython: pycore/app/worker.py →
+pycore/app/session.py → pycore/app/browser/.
 
 The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb`` packs and unpacks
 exactly like web/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto`` (tests/unit/test_worker.py) holds
@@ -19,14 +20,16 @@ from typing import Any
 
 import pytest
 
-from pycore import browser
-from pycore.client.memory import MemoryStore
+from pycore.app.browser import idb as idb_adapter
+from pycore.app.browser import webcrypto
+from pycore.app.worker import COMMANDS, KEY_LIFECYCLE_COMMANDS, Worker
 from pycore.envelope import SealedRecord
+from pycore.errors import VellumError
 from pycore.primitives import randombytes
-from pycore.sync import Batch, OutboxEntry, Quarantine
-from pycore.worker import COMMANDS, KEY_LIFECYCLE_COMMANDS, Worker
+from pycore.sync.types import Batch, OutboxEntry, Quarantine
 from tests.backend.apps import make_app
 from tests.backend.helpers import ORIGIN
+from tests.support.memory import MemoryStore
 from tests.unit.test_worker import FakeWebCrypto
 
 PASSPHRASE = "correct horse battery staple"
@@ -114,7 +117,7 @@ class FakeIdb:
                 raise AssertionError(f"unknown op {kind}")
         if self.fail_next_commit:
             self.fail_next_commit = False
-            raise browser.JsException("AbortError", "the transaction was aborted")
+            raise webcrypto.JsException("AbortError", "the transaction was aborted")
         if records:
             meta["generation"] = meta.get("generation", 0) + 1
         self.local, self.meta, self.index = local, meta, index
@@ -173,7 +176,7 @@ class RelayFetch:
 
     async def request(self, method: str, url: str, headers_json: str, body: bytes | None) -> Any:
         if self.offline:
-            raise browser.JsException("TypeError", "Failed to fetch")
+            raise webcrypto.JsException("TypeError", "Failed to fetch")
         assert url.startswith(ORIGIN), url
         target = url[len(ORIGIN) :]
         self.requests.append(f"{method} {target.split('?')[0]}")
@@ -274,7 +277,7 @@ def test_idb_store_matches_the_memory_store() -> None:
         return SealedRecord(rid, revision, 1, randombytes(77), randombytes(100))
 
     async def go() -> None:
-        stores: list[Any] = [MemoryStore(), browser.IdbStore(FakeIdb())]
+        stores: list[Any] = [MemoryStore(), idb_adapter.IdbStore(FakeIdb())]
         ids = sorted(randombytes(16) for _ in range(5))
         a, b, c = sealed(ids[0]), sealed(ids[1], 3), sealed(ids[2])
         batches = [
@@ -309,7 +312,7 @@ def test_idb_store_matches_the_memory_store() -> None:
         assert idb_store.last.outbox == 1 and idb_store.last.quarantine == 1
         # A commit that fails writes nothing.
         idb_store._js.fail_next_commit = True
-        with pytest.raises(browser.VellumError) as failed:
+        with pytest.raises(VellumError) as failed:
             await idb_store.commit(Batch(records={ids[4]: sealed(ids[4])}, cursor="12"))
         assert failed.value.code == "storage_error"
         assert (await idb_store.meta()).cursor == "9" and ids[4] not in await idb_store.get([ids[4]])
@@ -579,7 +582,7 @@ def test_a_save_from_an_older_revision_merges_or_becomes_a_conflicted_copy(world
 
 
 def test_settings_origins_and_damaged_local_data() -> None:
-    from pycore.app import AppError, LocalSettings, relay_origin_of
+    from pycore.app.session import AppError, LocalSettings, relay_origin_of
     from pycore.errors import FormatError
 
     assert relay_origin_of(None, "http://localhost:8000/") == "http://localhost:8000"
@@ -600,7 +603,7 @@ def test_settings_origins_and_damaged_local_data() -> None:
 
     async def go() -> None:
         idb = FakeIdb()
-        store = browser.IdbStore(idb)
+        store = idb_adapter.IdbStore(idb)
         rid = randombytes(16)
         record = SealedRecord(rid, 1, 1, randombytes(77), randombytes(100))
         await store.commit(Batch(records={rid: record}))
@@ -609,7 +612,7 @@ def test_settings_origins_and_damaged_local_data() -> None:
         for read in (store.get([rid]), store.scan(None, 10)):
             with pytest.raises(FormatError):
                 await read
-        idb.local[rid]["b"] = browser.encode_sealed(SealedRecord(randombytes(16), 1, 1, b"k", b"c"))
+        idb.local[rid]["b"] = idb_adapter.encode_sealed(SealedRecord(randombytes(16), 1, 1, b"k", b"c"))
         with pytest.raises(FormatError):  # a record stored under another id
             await store.get([rid])
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pycore import recovery
-from pycore.worker import KEY_LIFECYCLE_COMMANDS
+from pycore.app.worker import KEY_LIFECYCLE_COMMANDS
 from tests.backend.apps import make_app
 from tests.unit.test_worker_app import PASSPHRASE, Profile, RelayFetch, TickClock, register, titles
 
@@ -245,7 +245,7 @@ def test_remember_this_device_on_and_off(world: Any) -> None:
 
 
 def passkey(name: str = "Key") -> dict[str, Any]:
-    from pycore.codec import b64e
+    from pycore.public.codec import b64e
 
     return {
         "name": name,
@@ -256,7 +256,7 @@ def passkey(name: str = "Key") -> dict[str, Any]:
 
 
 def test_passkeys_add_unlock_and_remove(world: Any) -> None:
-    from pycore.codec import b64e
+    from pycore.public.codec import b64e
 
     laptop, phone = world.profile(), world.profile()
     register(laptop)

@@ -4,7 +4,7 @@
 import { CryptoWorker } from "../worker-client.js";
 import { byId } from "./dom.js";
 
-const WORKER_URL = "/crypto-worker.js";
+const WORKER_URL = "/worker/crypto-worker.js";
 const LOCK_GRACE_MS = 300;
 
 export let worker = new CryptoWorker(WORKER_URL);

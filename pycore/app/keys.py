@@ -33,9 +33,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pycore import account, bundle_public, lifecycle, primitives, recovery, rotation
+from pycore import account, lifecycle, primitives, recovery, rotation
 from pycore.account import Unlocked
-from pycore.app import (
+from pycore.app.browser.webcrypto import DeviceInfo, WebCryptoDeviceWrapper, WebCryptoSigner
+from pycore.app.session import (
     MAX_DEVICE_NAME,
     AppError,
     LocalSettings,
@@ -44,20 +45,20 @@ from pycore.app import (
     normalize_username,
     relay_origin_of,
 )
-from pycore.browser import DeviceInfo, WebCryptoDeviceWrapper, WebCryptoSigner
 from pycore.bundle import fingerprint, verify_signature
-from pycore.bundle_public import FactorType, PublicBundle
-from pycore.client.relay_api import HttpFunction, HttpResponse, RelayApi
-from pycore.client.relay_api import Session as ApiSession
-from pycore.codec import b64e
 from pycore.envelope import SealedRecord
-from pycore.errors import DecryptionError, StaleBundle, VellumError
+from pycore.errors import DecryptionError, NetworkError, StaleBundle, UnlockAgain, VellumError
 from pycore.factors import open_device_factor, recovery_keys
 from pycore.keyring import IntentKind
-from pycore.sync import Batch, NetworkError
+from pycore.public import bundle_public
+from pycore.public.bundle_public import FactorType, PublicBundle
+from pycore.public.codec import b64e
+from pycore.sync.relay_api import HttpFunction, HttpResponse, RelayApi
+from pycore.sync.relay_api import Session as ApiSession
+from pycore.sync.types import Batch
 
 if TYPE_CHECKING:
-    from pycore.app import App
+    from pycore.app.session import App
 
 DAY_MS = 86_400_000
 MAX_ROTATION_DAYS = 3650
@@ -248,7 +249,7 @@ class AppKeys:
                 return
             try:
                 new = await lifecycle.follow(session.api, session.engine.unlocked)
-            except lifecycle.UnlockAgain:
+            except UnlockAgain:
                 # Unlocked with a factor that is gone (say, the old passphrase) on a remembered device: the device
                 # factor opens the new version (its slot was re-sealed with every other one).
                 held = await self._device_factor()

@@ -27,26 +27,19 @@ Two families of commands: the app's (``app.*``, ``notes.*``, ``sync.*``, ``devic
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from pycore import SPEC_VERSION, __version__, primitives, wire
-from pycore.codec import b64d, b64e
+from pycore import SPEC_VERSION, __version__, primitives
 from pycore.errors import FormatError, VellumError
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
 
 MAX_BATCH = 10_000
 MAX_TEXT = 4096
-# Installed only in test builds (tests/browser builds and serves it); production answers ``unavailable``.
-CONFORMANCE_WHEEL = "/testing/vellum_conformance-0.0.0-py3-none-any.whl"
-CONFORMANCE_MODULES = {
-    "vectors": "tests.conformance.vectors_suite",
-    "primitives": "tests.conformance.primitives_suite",
-}
 
 
 class BadRequest(VellumError):
@@ -149,20 +142,7 @@ class Args:
         return value
 
 
-# --- state ------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Session:
-    """What the worker holds in memory. Locking forgets every key; nothing here is ever serialised."""
-
-    unlocked: Any = field(default=None, repr=False)  # pycore.account.Unlocked
-    device: Any = None  # pycore.browser.DeviceInfo
-
-    def require_unlocked(self) -> Any:
-        if self.unlocked is None:
-            raise Locked("Unlock the account first.")
-        return self.unlocked
+# --- the worker ---------------------------------------------------------------------------------------------------
 
 
 Handler = Callable[["Worker", Args], Awaitable[Any]]
@@ -187,14 +167,14 @@ class Worker:
         self.fetch_js = fetch_js  # web/fetch-http.js (vellum_fetch)
         self.origin = origin or (str(runtime_js.origin) if runtime_js is not None else None)
         self.clock = clock
-        self.session = Session()
+        self.commands: dict[str, Handler] = dict(COMMANDS)  # test builds add theirs (tests/support)
         self._app: Any = None
 
     async def handle(self, cmd: object, args: object) -> dict[str, Any]:
         try:
             if not isinstance(cmd, str):
                 raise BadRequest("cmd must be a string")
-            handler = COMMANDS.get(cmd)
+            handler = self.commands.get(cmd)
             if handler is None:
                 raise UnknownCommand(f"unknown command {cmd[:64]!r}")
             return {"ok": True, "result": await handler(self, Args(args))}
@@ -241,28 +221,13 @@ class Worker:
         if self._app is None:
             if self.idb_js is None or self.fetch_js is None or self.device_js is None or self.origin is None:
                 raise Unavailable("This worker has no local database, network or device keys for the app.")
-            from pycore.app import App
+            from pycore.app.session import App
 
             self._app = App(
                 idb=self.idb_js, fetch=self.fetch_js, device=self.device_js, runtime=self.runtime_js,
                 origin=self.origin, clock=self.clock,
             )
         return self._app
-
-    def device_module(self) -> Any:
-        if self.device_js is None:
-            raise Unavailable("This worker has no WebCrypto device keys.")
-        return self.device_js
-
-    async def device(self) -> Any:
-        from pycore import browser
-
-        if self.session.device is None:
-            found = await browser.load_device(self.device_module())
-            if found is None:
-                raise browser.DeviceKeyError("This device has no device key yet.")
-            self.session.device = found
-        return self.session.device
 
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -304,230 +269,13 @@ async def status(worker: Worker, args: Args) -> dict[str, Any]:
         "platform": sys.platform,
         "pycore": __version__,
         "spec": SPEC_VERSION,
-        "unlocked": worker.session.unlocked is not None,
-        "device": worker.session.device is not None,
+        "unlocked": worker._app is not None and worker._app.session is not None,
     }
     if worker.runtime_js is not None:
         out["runtime"] = json.loads(str(worker.runtime_js.statsJson()))
     if worker._app is not None:
         out["app_timings_ms"] = dict(worker._app.timings)
     return out
-
-
-# --- commands: account ------------------------------------------------------------------------------------------------
-
-
-def _summary(unlocked: Any) -> dict[str, Any]:
-    from pycore.bundle import fingerprint
-
-    bundle = unlocked.bundle
-    return {
-        "account_id": bundle.account_id,
-        "version": bundle.version,
-        "write_epoch": bundle.keyring.active.epoch,
-        "fingerprint": fingerprint(bundle.public.header.identity_public),
-        "bundle_hash": bundle.public.hash,
-    }
-
-
-def _parse_bundle(args: Args) -> Any:
-    from pycore.bundle_public import MAX_BUNDLE_SIZE, parse_bundle
-
-    return parse_bundle(args.binary("bundle", max_size=MAX_BUNDLE_SIZE))
-
-
-async def account_create(worker: Worker, args: Args) -> dict[str, Any]:
-    from pycore import account
-
-    passphrase = args.text("passphrase", max_length=1024)
-    now = args.integer("now", default=int(time.time()))
-    new = account.create_account(passphrase, now=now)
-    pass_slot = new.unlocked.public.passphrase.slot_id
-    worker.session.unlocked = account.Unlocked(new.unlocked, pass_slot, new.passphrase.box, new.passphrase)
-    return {
-        "account": _summary(worker.session.unlocked),
-        "bundle": new.unlocked.public.encoded,
-        "recovery_phrase": new.recovery_phrase,
-        "login_public": new.passphrase.login.public,
-        "recovery_login_public": new.recovery.login.public,
-    }
-
-
-async def account_unlock_passphrase(worker: Worker, args: Args) -> dict[str, Any]:
-    from pycore import account
-
-    passphrase = args.text("passphrase", max_length=1024)
-    unlocked = account.unlock_with_passphrase(_parse_bundle(args), passphrase)
-    worker.session.unlocked = unlocked
-    return {"account": _summary(unlocked)}
-
-
-async def account_unlock_device(worker: Worker, args: Args) -> dict[str, Any]:
-    from pycore import account, browser
-
-    blob = args.binary("wrapped", max_size=1024)
-    public = _parse_bundle(args)
-    device = await worker.device()
-    wrapper = browser.WebCryptoDeviceWrapper(worker.device_module())
-    unlocked = await account.unlock_with_device(public, device.device_id, wrapper, blob)
-    worker.session.unlocked = unlocked
-    return {"account": _summary(unlocked)}
-
-
-async def account_lock(worker: Worker, args: Args) -> dict[str, Any]:
-    worker.session.unlocked = None
-    return {"locked": True}
-
-
-# --- commands: device keys --------------------------------------------------------------------------------------------
-
-
-def _device_answer(info: Any) -> dict[str, Any]:
-    return {"device_id": info.device_id, "signing_public": info.signing_public, "created": info.created}
-
-
-async def device_init(worker: Worker, args: Args) -> dict[str, Any]:
-    from pycore import browser
-
-    info = await browser.ensure_device(worker.device_module())
-    worker.session.device = info
-    return _device_answer(info)
-
-
-async def device_forget(worker: Worker, args: Args) -> dict[str, Any]:
-    await worker.device_module().forget()
-    worker.session.device = None
-    return {"forgotten": True}
-
-
-async def device_remember(worker: Worker, args: Args) -> dict[str, Any]:
-    """Turn on "remember this device": a new bundle version with a device slot, and the slot key wrapped by the
-    device's WebCrypto key. The page publishes the bundle (with a step-up) and keeps the wrapped blob."""
-    from pycore import account, browser, factors
-
-    unlocked = worker.session.require_unlocked()
-    name = args.text("name", max_length=128)
-    device = await worker.device()
-    wrapper = browser.WebCryptoDeviceWrapper(worker.device_module())
-    box, blob = await factors.new_device_factor(wrapper, device.device_id)
-    new = account.add_device_factor(unlocked.bundle, device.device_id, device.signing_public, name, box.public)
-    return {"bundle": new.public.encoded, "version": new.version, "wrapped": blob}
-
-
-async def device_sign_login(worker: Worker, args: Args) -> dict[str, Any]:
-    """The device's co-signature of a login statement (proof of possession); the statement binds this device."""
-    from pycore import browser
-
-    action = args.text("action", max_length=32)
-    if action not in wire.LOGIN_ACTIONS:
-        raise BadRequest(f"action must be one of {sorted(wire.LOGIN_ACTIONS)}")
-    origin = args.text("origin", max_length=256)
-    account_id = args.binary("account_id", size=wire.ACCOUNT_ID_SIZE)
-    challenge = args.binary("challenge", size=wire.CHALLENGE_SIZE)
-    device = await worker.device()
-    statement = wire.login_statement(origin, action, account_id, challenge, device.device_id, device.signing_public)
-    signature = await browser.WebCryptoSigner(worker.device_module(), device).sign(statement)
-    return {"signature": signature, **_device_answer(device)}
-
-
-async def device_sign_request(worker: Worker, args: Args) -> dict[str, Any]:
-    """The signature headers of one relay request, signed by the device's Ed25519 key."""
-    from pycore import browser
-
-    origin = args.text("origin", max_length=256)
-    method = args.text("method", max_length=16)
-    path = args.text("path", max_length=2048)
-    query = args.text("query", max_length=8192, default="")
-    account_id = args.binary("account_id", size=wire.ACCOUNT_ID_SIZE)
-    timestamp = args.integer("timestamp", default=int(time.time()))
-    nonce = args.binary("nonce", size=wire.NONCE_SIZE, default=None) or primitives.randombytes(wire.NONCE_SIZE)
-    body_hash = wire.body_hash(args.binary("body", max_size=16 << 20, default=b""))
-    device = await worker.device()
-    message = wire.request_bytes(origin, method, path, query, account_id, device.device_id, timestamp, nonce, body_hash)
-    signature = await browser.WebCryptoSigner(worker.device_module(), device).sign(message)
-    return {
-        "headers": {
-            wire.HEADER_ACCOUNT: b64e(account_id),
-            wire.HEADER_DEVICE: b64e(device.device_id),
-            wire.HEADER_TIMESTAMP: str(timestamp),
-            wire.HEADER_NONCE: b64e(nonce),
-            wire.HEADER_SIGNATURE: b64e(signature),
-        }
-    }
-
-
-# --- commands: records ------------------------------------------------------------------------------------------------
-
-_RECORD_TYPES = {"tombstone": 0, "note": 1, "index_shard": 2}
-
-
-def _sealed_json(record: Any) -> dict[str, Any]:
-    return {
-        "id": record.record_id,
-        "revision": record.revision,
-        "epoch": record.epoch,
-        "wrapped_key": record.wrapped_key,
-        "content": record.content,
-    }
-
-
-async def records_seal_batch(worker: Worker, args: Args) -> dict[str, Any]:
-    """Seal many records under the account's write epoch: two batched AEAD calls for the whole batch."""
-    from pycore import envelope
-
-    bundle = worker.session.require_unlocked().bundle
-    plain = []
-    for item in args.objects("records"):
-        kind = item.text("type", max_length=16, default="note")
-        if kind not in _RECORD_TYPES:
-            raise BadRequest(f"type must be one of {sorted(_RECORD_TYPES)}")
-        revision = item.integer("revision", low=1, default=1)
-        if revision == 1:
-            prev_hash = item.binary("prev_hash", size=envelope.HASH_SIZE, default=envelope.NO_PREVIOUS)
-        else:  # a later revision chains onto the content hash of the one before; no silent default
-            prev_hash = item.binary("prev_hash", size=envelope.HASH_SIZE)
-        record_id = item.binary("id", size=envelope.RECORD_ID_SIZE, default=None) or envelope.new_record_id()
-        payload = item.binary("payload", max_size=envelope.MAX_CONTENT_SIZE // 2)
-        record_type = envelope.RecordType(_RECORD_TYPES[kind])
-        plain.append(envelope.PlainRecord(record_id, revision, prev_hash, record_type, payload))
-    sealed = envelope.seal_records(bundle.scope, bundle.write_key, plain)
-    return {"records": [_sealed_json(record) for record in sealed]}
-
-
-async def records_open_batch(worker: Worker, args: Args) -> dict[str, Any]:
-    """Open many records; each answer is the record or the pycore error that refused it (one bad record never stops
-    the others)."""
-    from pycore import envelope
-
-    bundle = worker.session.require_unlocked().bundle
-    sealed = [
-        envelope.SealedRecord(
-            item.binary("id", size=envelope.RECORD_ID_SIZE),
-            item.integer("revision", low=1),
-            item.integer("epoch", low=1, high=2**32 - 1),
-            item.binary("wrapped_key", max_size=1024),
-            item.binary("content", max_size=envelope.MAX_CONTENT_SIZE),
-        )
-        for item in args.objects("records")
-    ]
-    names = {value: name for name, value in _RECORD_TYPES.items()}
-    out: list[dict[str, Any]] = []
-    for record, opened in zip(sealed, envelope.open_records(bundle.scope, bundle.keyring.keys, sealed), strict=True):
-        if isinstance(opened, VellumError):
-            out.append({"ok": False, "id": record.record_id, "code": opened.code, "message": opened.message})
-        else:
-            out.append(
-                {
-                    "ok": True,
-                    "id": opened.record_id,
-                    "revision": opened.revision,
-                    "epoch": opened.epoch,
-                    "type": names[int(opened.record_type)],
-                    "payload": opened.payload,
-                    "content_hash": opened.content_hash,
-                }
-            )
-    return {"records": out}
 
 
 # --- commands: the app (docs/worker-api.md) ---------------------------------------------------------------------------
@@ -582,7 +330,6 @@ async def app_unlock_device(worker: Worker, args: Args) -> Any:
 
 
 async def app_lock(worker: Worker, args: Args) -> Any:
-    worker.session.unlocked = None
     return await worker.app().lock()
 
 
@@ -706,8 +453,8 @@ async def keys_passkeys(worker: Worker, args: Args) -> Any:
 
 
 async def keys_add_passkey(worker: Worker, args: Args) -> Any:
-    from pycore.bundle_public import PRF_SALT_SIZE
     from pycore.factors import PRF_OUTPUT_SIZE
+    from pycore.public.bundle_public import PRF_SALT_SIZE
 
     return await worker.app().keys.add_passkey(
         _passphrase(args),
@@ -750,14 +497,14 @@ async def keys_rotation_status(worker: Worker, args: Args) -> Any:
 
 
 async def keys_rotation_continue(worker: Worker, args: Args) -> Any:
-    from pycore.app_keys import MAX_ROTATION_BATCH, ROTATION_BATCH
+    from pycore.app.keys import MAX_ROTATION_BATCH, ROTATION_BATCH
 
     batch = args.integer("batch", low=1, high=MAX_ROTATION_BATCH, default=ROTATION_BATCH)
     return await worker.app().keys.rotation_continue(batch)
 
 
 async def keys_set_schedule(worker: Worker, args: Args) -> Any:
-    from pycore.app_keys import MAX_ROTATION_DAYS
+    from pycore.app.keys import MAX_ROTATION_DAYS
 
     return await worker.app().keys.set_schedule(args.integer("every_days", low=0, high=MAX_ROTATION_DAYS))
 
@@ -771,70 +518,6 @@ KEY_LIFECYCLE_COMMANDS = frozenset(
         "keys.set_schedule",
     }
 )
-
-
-# --- commands: conformance (test builds) ------------------------------------------------------------------------------
-
-
-def _conformance(name: str) -> Any:
-    try:
-        return importlib.import_module(CONFORMANCE_MODULES[name])
-    except ImportError:
-        raise Unavailable("The conformance suites are not installed in this worker (test builds only).") from None
-
-
-async def conformance_install(worker: Worker, args: Args) -> dict[str, Any]:
-    """Install the test-only wheel of ``tests/conformance`` from its fixed same-origin path (absent in production)."""
-    try:
-        importlib.import_module(CONFORMANCE_MODULES["vectors"])
-        return {"installed": False, "present": True}
-    except ImportError:
-        pass
-    if worker.runtime_js is None or sys.platform != "emscripten":
-        raise Unavailable("The conformance suites can only be installed inside the browser worker.")
-    import micropip  # type: ignore[import-not-found]  # part of the worker's Pyodide, not of CPython
-
-    try:
-        await micropip.install(str(worker.runtime_js.origin) + CONFORMANCE_WHEEL, deps=False)
-    except Exception as exc:
-        raise Unavailable(f"The conformance suites could not be installed ({type(exc).__name__}).") from None
-    importlib.invalidate_caches()
-    _conformance("vectors")
-    return {"installed": True, "present": True}
-
-
-async def vectors_run(worker: Worker, args: Args) -> dict[str, Any]:
-    """Replay frozen protocol vectors (tests/vectors/*/*.json, passed in as data) through the shared suite."""
-    suite = _conformance("vectors")
-    results: dict[str, str] = {}
-    counts: dict[str, int] = {}
-    for case in args.array("cases", max_items=1000):
-        known = isinstance(case, dict) and isinstance(case.get("name"), str) and case.get("family") in suite.RUNNERS
-        if not known:
-            raise BadRequest("each case needs a name and a known family")
-        try:
-            suite.run_case(case)
-            outcome = "pass"
-        except AssertionError as exc:
-            outcome = f"fail: {exc}"
-        except VellumError as exc:
-            outcome = f"error: {exc.code}"
-        results[f"{case['family']}/{case['name']}"] = outcome
-        counts[case["family"]] = counts.get(case["family"], 0) + 1
-    return {"results": results, "counts": counts}
-
-
-async def primitives_run_suite(worker: Worker, args: Args) -> dict[str, Any]:
-    """The shared primitives suite over external vectors (Wycheproof, BIP39, Argon2id), passed in as parsed JSON."""
-    suite = _conformance("primitives")
-    vectors = args.mapping("vectors")
-    missing = sorted({*suite.VECTOR_FILES, *suite.COMMITTED_VECTOR_FILES} - set(vectors))
-    if missing:
-        raise BadRequest(f"missing vector sets {missing}")
-    try:
-        return {"summaries": suite.run_all(vectors)}
-    except AssertionError as exc:
-        raise VellumError(str(exc)[:500], code="conformance_failed") from None
 
 
 COMMANDS: dict[str, Handler] = {
@@ -875,20 +558,6 @@ COMMANDS: dict[str, Handler] = {
     "keys.rotation_status": keys_rotation_status,
     "keys.rotation_continue": keys_rotation_continue,
     "keys.set_schedule": keys_set_schedule,
-    "account.create": account_create,
-    "account.unlock_passphrase": account_unlock_passphrase,
-    "account.unlock_device": account_unlock_device,
-    "account.lock": account_lock,
-    "device.init": device_init,
-    "device.forget": device_forget,
-    "device.remember": device_remember,
-    "device.sign_login": device_sign_login,
-    "device.sign_request": device_sign_request,
-    "records.seal_batch": records_seal_batch,
-    "records.open_batch": records_open_batch,
-    "conformance.install": conformance_install,
-    "vectors.run": vectors_run,
-    "primitives.run_suite": primitives_run_suite,
 }
 
 

@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from pycore.codec import length_prefixed
 from pycore.errors import FormatError
+from pycore.public.codec import length_prefixed
 
 REQUEST_LABEL = b"vellum/v1/request"
 LOGIN_LABEL = b"vellum/v1/login"

@@ -1,176 +1,20 @@
-"""Browser adapters: WebCrypto device keys as pycore's ``DeviceWrapper`` and request ``Signer``; IndexedDB as the sync
-engine's ``Store`` and the notebook's ``IndexStore``; ``fetch`` as the relay API's ``HttpFunction``.
-
-The crypto worker registers ``web/webcrypto.js`` as the JavaScript module ``vellum_webcrypto`` before it imports
-``pycore.worker``; the classes here take that module (a Pyodide ``JsProxy``) as an argument, so they hold no global
-state and can be driven by a stand-in object under CPython. The keys behind them are non-extractable CryptoKeys kept in
-IndexedDB: AES-256-GCM (wrap = 12-byte random IV | ciphertext and tag) and Ed25519. No private key ever reaches Python;
-only the device id and the raw Ed25519 public key do.
-
-JavaScript failures arrive as ``JsException`` and leave as pycore errors: a blob this device's key cannot open is a
-``DecryptionError``; a missing, damaged or unsupported device key is a ``DeviceKeyError``.
+"""IndexedDB (``web/worker/idb-store.js``) as the sync engine's ``Store`` and the notebook's ``IndexStore``.
 """
+
 
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pycore import primitives
-from pycore.bundle_public import Pin
-from pycore.client.relay_api import HttpResponse
+from pycore.app.browser.webcrypto import JsException, _bytes, to_js
 from pycore.envelope import HASH_SIZE, RECORD_ID_SIZE, SealedRecord
-from pycore.errors import DecryptionError, FormatError, VellumError
-from pycore.sync import Batch, LocalRecord, NetworkError, OutboxEntry, Quarantine, StoreMeta
-
-if sys.platform == "emscripten":
-    from pyodide.ffi import JsException, to_js
-else:  # CPython: tests drive the adapters with plain Python stand-ins
-
-    class JsException(Exception):  # Pyodide's name
-        """Stand-in for ``pyodide.ffi.JsException``: a JavaScript error with its ``name``."""
-
-        def __init__(self, name: str, message: str = "") -> None:
-            super().__init__(f"{name}: {message}")
-            self.name = name
-            self.message = message
-
-    def to_js(value: bytes) -> Any:
-        return value
-
-
-JS_MODULE = "vellum_webcrypto"
-DEVICE_ID_SIZE = 16
-AES_GCM_IV_SIZE = 12
-AES_GCM_TAG_SIZE = 16
-MAX_WRAPPED_SECRET = 4096  # what a device key wraps is a seed or a key: small by construction
-
-
-class DeviceKeyError(VellumError):
-    """This browser's device key is missing, damaged or not supported. Unlock with your passphrase instead."""
-
-    code = "device_key_unavailable"
-
-
-def _bytes(value: Any) -> bytes:
-    """A ``Uint8Array`` (JsProxy) or bytes-like value as ``bytes``."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return bytes(value.to_bytes())
-
-
-def _device_error(exc: JsException, doing: str) -> DeviceKeyError:
-    name = str(getattr(exc, "name", "Error"))
-    if name == "NotSupportedError":
-        return DeviceKeyError("This browser cannot hold a Vellum device key (WebCrypto Ed25519 is missing).")
-    if name == "InvalidStateError":
-        return DeviceKeyError("This device has no device key yet.")
-    return DeviceKeyError(f"The device key could not {doing} ({name}).")
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What Python may know about the device keys: public parts only."""
-
-    device_id: bytes
-    signing_public: bytes
-    created_at: int
-    created: bool  # True when this call generated the keys
-
-
-def _info(js_info: Any) -> DeviceInfo:
-    device_id = _bytes(js_info.deviceId)
-    public = _bytes(js_info.signPublic)
-    if len(device_id) != DEVICE_ID_SIZE or len(public) != primitives.SIGN_PUBLIC_KEY_SIZE:
-        raise DeviceKeyError("The stored device key is damaged.")
-    return DeviceInfo(device_id, public, int(js_info.createdAt), bool(js_info.created))
-
-
-async def load_device(js: Any) -> DeviceInfo | None:
-    """The device keys already in this browser profile, or ``None``."""
-    try:
-        found = await js.load()
-    except JsException as exc:
-        raise _device_error(exc, "be read") from None
-    return None if found is None else _info(found)
-
-
-async def ensure_device(js: Any) -> DeviceInfo:
-    """Load the device keys, creating them (with a fresh random device id) the first time."""
-    try:
-        found = await js.load()
-        if found is None:
-            found = await js.create(to_js(primitives.randombytes(DEVICE_ID_SIZE)))
-    except JsException as exc:
-        raise _device_error(exc, "be created") from None
-    return _info(found)
-
-
-class WebCryptoDeviceWrapper:
-    """``pycore.factors.DeviceWrapper`` over the device's non-extractable AES-256-GCM key."""
-
-    def __init__(self, js: Any) -> None:
-        self._js = js
-
-    def __repr__(self) -> str:
-        return "WebCryptoDeviceWrapper(<non-extractable key>)"
-
-    async def wrap(self, secret: bytes, aad: bytes) -> bytes:
-        if len(secret) > MAX_WRAPPED_SECRET:
-            raise DeviceKeyError("The device key wraps keys, not data.")
-        try:
-            blob = _bytes(await self._js.wrap(to_js(bytes(secret)), to_js(bytes(aad))))
-        except JsException as exc:
-            raise _device_error(exc, "wrap a key") from None
-        if len(blob) != AES_GCM_IV_SIZE + len(secret) + AES_GCM_TAG_SIZE:
-            raise DeviceKeyError("The device key returned a malformed wrapped key.")
-        return blob
-
-    async def unwrap(self, blob: bytes, aad: bytes) -> bytes:
-        if len(blob) < AES_GCM_IV_SIZE + AES_GCM_TAG_SIZE:
-            raise DecryptionError("The key remembered on this device is truncated.")
-        try:
-            return _bytes(await self._js.unwrap(to_js(bytes(blob)), to_js(bytes(aad))))
-        except JsException as exc:
-            if getattr(exc, "name", "") == "OperationError":
-                raise DecryptionError(
-                    "This device's key cannot open the remembered unlock key. Unlock with your passphrase."
-                ) from None
-            raise _device_error(exc, "unwrap a key") from None
-
-
-class WebCryptoSigner:
-    """``pycore.sync.Signer`` over the device's non-extractable Ed25519 key."""
-
-    def __init__(self, js: Any, info: DeviceInfo) -> None:
-        self._js = js
-        self._info = info
-
-    def __repr__(self) -> str:
-        return f"WebCryptoSigner(public={self._info.signing_public.hex()[:16]}...)"
-
-    @property
-    def device_id(self) -> bytes:
-        return self._info.device_id
-
-    @property
-    def public_key(self) -> bytes:
-        return self._info.signing_public
-
-    async def sign(self, message: bytes) -> bytes:
-        try:
-            signature = _bytes(await self._js.sign(to_js(bytes(message))))
-        except JsException as exc:
-            raise _device_error(exc, "sign") from None
-        if len(signature) != primitives.SIGNATURE_SIZE:
-            raise DeviceKeyError("The device key returned a malformed signature.")
-        return signature
-
+from pycore.errors import FormatError, VellumError
+from pycore.public.bundle_public import Pin
+from pycore.sync.types import Batch, LocalRecord, OutboxEntry, Quarantine, StoreMeta
 
 # --- IndexedDB: the sync store, the note index, the app's settings ----------------------------------------------------
 
@@ -502,7 +346,7 @@ class IdbStore:
         if batch.cursor is not None:
             ops.meta(META_CURSOR, batch.cursor.encode("ascii"))
         if batch.bundle is not None:
-            from pycore.bundle_public import parse_bundle
+            from pycore.public.bundle_public import parse_bundle
 
             ops.meta(META_BUNDLE, batch.bundle)
             ops.meta(META_PIN, encode_pin(Pin.of(parse_bundle(batch.bundle))))
@@ -561,27 +405,3 @@ class IdbStore:
         return counts
 
 
-# --- fetch: the relay's HTTP API --------------------------------------------------------------------------------------
-
-
-class FetchHttp:
-    """``pycore.client.relay_api.HttpFunction`` over ``web/fetch-http.js`` (``fetch`` in the worker): no cookies, no
-    cache, no redirects. A request that gets no answer (offline, the relay down, a timeout) is a ``NetworkError``."""
-
-    def __init__(self, js: Any) -> None:
-        self._js = js
-
-    def __repr__(self) -> str:
-        return "FetchHttp()"
-
-    async def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> HttpResponse:
-        try:
-            answer = await self._js.request(method, url, json.dumps(dict(headers)), to_js(body) if body else None)
-        except JsException as exc:
-            raise NetworkError(f"The relay could not be reached ({getattr(exc, 'name', 'Error')}).") from None
-        try:
-            raw_headers = json.loads(str(answer.headers))
-        except ValueError:
-            raw_headers = {}
-        headers_out = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else {}
-        return HttpResponse(int(answer.status), headers_out, _bytes(answer.body))

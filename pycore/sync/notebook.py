@@ -20,7 +20,8 @@ from pycore.errors import FormatError, VellumError
 from pycore.export import ExportedNote, read_export, write_export
 from pycore.kdf import DEFAULT_PARAMS, Argon2idParams
 from pycore.notes import CONFLICT_MARK, Note, decode_note, encode_note
-from pycore.sync import LocalRecord, SyncEngine, SyncReport
+from pycore.sync.engine import SyncEngine, SyncReport
+from pycore.sync.types import LocalRecord
 
 SCAN_PAGE = 1000
 

@@ -21,21 +21,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pycore import primitives
-from pycore.bundle_public import FactorType, PublicBundle, factor_changes, parse_bundle, verify_first, verify_successor
 from pycore.envelope import SealedRecord, parse_content, parse_wrapped_key
-from pycore.errors import BundleError, StaleBundle, VellumError
-from pycore.lifecycle import StepUpKey
-from pycore.sync import (
+from pycore.errors import BundleError, NetworkError, RelayError, StaleBundle, VellumError
+from pycore.lifecycle.confirm import StepUpKey
+from pycore.public.bundle_public import (
+    FactorType,
+    PublicBundle,
+    factor_changes,
+    parse_bundle,
+    verify_first,
+    verify_successor,
+)
+from pycore.sync.types import (
     Batch,
     ChangePage,
     LocalRecord,
-    NetworkError,
     OutboxEntry,
     PushItem,
     PushResult,
     PushStatus,
     Quarantine,
-    RelayError,
     StoreMeta,
 )
 

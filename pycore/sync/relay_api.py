@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from pycore import primitives, wire
+from pycore import primitives
 from pycore.account import NewAccount
-from pycore.codec import b64d, b64e
 from pycore.envelope import RECORD_ID_SIZE, SealedRecord
-from pycore.errors import FormatError, KeyringRollback, StaleBundle
-from pycore.lifecycle import StepUpKey
-from pycore.sync import ChangePage, PushItem, PushResult, PushStatus, RelayError, Signer
+from pycore.errors import FormatError, KeyringRollback, RelayError, StaleBundle
+from pycore.lifecycle.confirm import StepUpKey
+from pycore.public import wire
+from pycore.public.codec import b64d, b64e
+from pycore.sync.types import ChangePage, PushItem, PushResult, PushStatus, Signer
 
 API = "/api/v1"
 MAX_BATCH = 256  # the relay's BATCH_MAX_RECORDS default

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from pycore.codec import Reader, Writer
 from pycore.errors import BundleError, FormatError, KdfParamsError, KeyringFork, KeyringRollback, UnsupportedVersion
 from pycore.kdf import SALT_SIZE, Argon2idParams, check_params
+from pycore.public.codec import Reader, Writer
 
 BUNDLE_FORMAT_V1 = 1
 SUITE_V1 = 1

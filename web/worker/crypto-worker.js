@@ -7,11 +7,16 @@
 //   2. micropip from the lock file, then the pycore and mnemonic wheels with deps=False; both steps are CHECKED
 //      (a lock/hash mismatch makes Pyodide load nothing and only log, so "no error" proves nothing);
 //   3. register the JavaScript modules pycore imports (vellum_sodium, vellum_webcrypto, vellum_idb, vellum_fetch,
-//      vellum_runtime), import pycore.worker and check it picked the libsodium.js backend.
+//      vellum_runtime), import pycore.app.worker and check it picked the libsodium.js backend.
+//
+// Test and benchmark pages start this worker as `crypto-worker.js?testing=1`: it then also installs the test wheel
+// (TESTING_WHEEL, served only by test builds) and adds its protocol and conformance commands
+// (tests/support/worker_commands.py) to this worker's table. The app's page never asks for that, so its worker has
+// the app contract (docs/worker-api.md) and nothing else; a production relay serves no such wheel.
 //
 // Messages: {id, cmd, args, binary?} -> {id, ok: true, result} | {id, ok: false, error: {code, message}}. Bytes are
 // base64url strings, or Uint8Arrays both ways when `binary` is true (bulk records: no base64, no JSON). The command
-// table is pycore/worker.py's COMMANDS; nothing here runs Python text that came from a message.
+// table is pycore/app/worker.py's COMMANDS; nothing here runs Python text that came from a message.
 
 import * as fetchHttp from "./fetch-http.js";
 import * as idbStore from "./idb-store.js";
@@ -23,6 +28,8 @@ const VENDOR = new URL("/vendor/", self.location.origin).href;
 const PYODIDE = `${VENDOR}pyodide/`;
 const MANIFEST = `${VENDOR}asset-manifest.json`;
 const EXPECTED_BACKEND = "libsodium.js";
+const TESTING_WHEEL = "/testing/vellum_testing-0.0.0-py3-none-any.whl";
+const testing = new URL(self.location.href).searchParams.get("testing") === "1";
 
 const timings = {}; // ms, for the status command and the benchmark
 const cspViolations = []; // reported by the status command; the tests require it to stay empty
@@ -92,6 +99,7 @@ async function installWheels(manifest) {
   const micropip = pyodide.pyimport("micropip");
   try {
     const urls = manifest.python_wheels.map((path) => new URL(path, origin).href);
+    if (testing) urls.push(new URL(TESTING_WHEEL, origin).href);
     await micropip.install.callKwargs(urls, { deps: false });
   } finally {
     micropip.destroy();
@@ -170,10 +178,11 @@ async function boot() {
     pyodide.registerJsModule("vellum_idb", idbStore);
     pyodide.registerJsModule("vellum_fetch", fetchHttp);
     pyodide.registerJsModule("vellum_runtime", runtime);
-    const module = pyodide.pyimport("pycore.worker");
+    const module = pyodide.pyimport("pycore.app.worker");
     const backend = pyodide.pyimport("pycore.primitives").backend_name();
     if (backend !== EXPECTED_BACKEND) throw new Error(`pycore picked the ${backend} backend`);
-    return module.browser_worker();
+    const worker = module.browser_worker();
+    return testing ? pyodide.pyimport("tests.support.worker_commands").register(worker) : worker;
   });
   timings.ready = Math.round((performance.now() - started) * 10) / 10;
   return { json: worker.handle_json, binary: worker.handle_js };

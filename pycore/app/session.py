@@ -30,21 +30,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pycore import account, bundle_public, factors, kdf, wire
+from pycore import account, factors, kdf
 from pycore.account import Unlocked
-from pycore.browser import (
-    META_BUNDLE,
-    META_PIN,
-    META_SETTINGS,
-    DeviceInfo,
-    FetchHttp,
-    IdbStore,
-    WebCryptoDeviceWrapper,
-    WebCryptoSigner,
-    decode_pin,
-    ensure_device,
-    load_device,
-)
+from pycore.app.browser.fetch import FetchHttp
+from pycore.app.browser.idb import META_BUNDLE, META_PIN, META_SETTINGS, IdbStore, decode_pin
+from pycore.app.browser.webcrypto import DeviceInfo, WebCryptoDeviceWrapper, WebCryptoSigner, ensure_device, load_device
 from pycore.bundle import (
     UnlockedBundle,
     fingerprint,
@@ -53,21 +43,23 @@ from pycore.bundle import (
     open_bundle,
     verify_signature,
 )
-from pycore.bundle_public import DeviceMeta, FactorType, PassphraseMeta, PublicBundle
-from pycore.client.relay_api import HttpFunction, RelayApi
-from pycore.client.relay_api import Session as ApiSession
-from pycore.codec import b64d, b64e
 from pycore.envelope import RecordType, SealedRecord, open_records
-from pycore.errors import BundleError, DecryptionError, FormatError, StaleBundle, VellumError
+from pycore.errors import BundleError, DecryptionError, FormatError, NetworkError, RelayError, StaleBundle, VellumError
 from pycore.factors import passphrase_keys
-from pycore.lifecycle import DEFAULT_ROTATION_DAYS
+from pycore.lifecycle.confirm import DEFAULT_ROTATION_DAYS
 from pycore.merge import merge_notes
-from pycore.notebook import ListItem, Notebook
 from pycore.notes import MAX_TITLE_LENGTH, Note, conflicted_copy_title, decode_note
-from pycore.sync import Batch, LocalRecord, NetworkError, RelayError, SyncEngine
+from pycore.public import bundle_public, wire
+from pycore.public.bundle_public import DeviceMeta, FactorType, PassphraseMeta, PublicBundle
+from pycore.public.codec import b64d, b64e
+from pycore.sync.engine import SyncEngine
+from pycore.sync.notebook import ListItem, Notebook
+from pycore.sync.relay_api import HttpFunction, RelayApi
+from pycore.sync.relay_api import Session as ApiSession
+from pycore.sync.types import Batch, LocalRecord
 
 if TYPE_CHECKING:
-    from pycore.app_keys import AppKeys
+    from pycore.app.keys import AppKeys
 
 SETTINGS_FORMAT_V1 = 1
 MIN_PASSPHRASE_LENGTH = 10
@@ -289,7 +281,7 @@ class App:
         self._reconciling: asyncio.Task[None] | None = None
         self._served: dict[tuple[bytes, int], tuple[bytes, Note]] = {}  # (id, revision) -> (content hash, note)
         self.timings: dict[str, float] = {}  # ms of the last steps (sign-in, unlock, sync), for the benchmark
-        from pycore.app_keys import AppKeys  # the key lifecycle (it builds on this module)
+        from pycore.app.keys import AppKeys  # the key lifecycle (it builds on this module)
 
         self.keys: AppKeys = AppKeys(self)
 
