@@ -28,6 +28,7 @@ vectors: $(VECTORS)/.fetched
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check pycore backend tests tools bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: $(VENV)/.installed $(VECTORS)/.fetched
 	$(VENV)/bin/pytest tests/unit -q

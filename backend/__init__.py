@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     register_error_handlers(app)
+    from backend.auth import register_step_up_handler
+
+    register_step_up_handler(app)
     register_security(app)
 
     from backend.accounts import bp_accounts

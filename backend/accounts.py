@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Insert, delete, func, insert, select, update
 from backend import chain, jsonio, store
 from backend.auth import caller, origin, rate_limit, require_active_device, require_step_up, signature_ok, signed
 from backend.errors import ApiError
-from pycore.kdf import DEFAULT_PARAMS
 from pycore.public import bundle_public as bp
 from pycore.public import wire
 from pycore.public.codec import b64e
+from pycore.public.kdf_params import DEFAULT_PARAMS
 
 bp_accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
 

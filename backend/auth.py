@@ -19,12 +19,14 @@ from urllib.parse import quote, urlsplit
 
 import nacl.exceptions
 import nacl.signing
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
 
 from backend import store
-from backend.errors import ApiError, StepUpError
+from backend.errors import ApiError, StepUpError, busy, error_response
 from backend.jsonio import raw_body
 from pycore.errors import FormatError
 from pycore.public import wire
@@ -189,6 +191,20 @@ def require_active_device(conn: Connection) -> None:
 
 
 # --- step-up ----------------------------------------------------------------------------------------------------------
+
+
+def register_step_up_handler(app: Flask) -> None:
+    """A refused or missing step-up answers with a fresh challenge to sign (``StepUpError`` is more specific than
+    ``ApiError``, so Flask picks this handler for it)."""
+
+    @app.errorhandler(StepUpError)
+    def _step_up_error(err: StepUpError) -> ResponseReturnValue:
+        try:
+            challenge, expires_at = issue_step_up_challenge(err.account_id, err.device_id)
+        except DBAPIError:
+            return busy()
+        err.extra.update(challenge=challenge, expires_at=expires_at, kinds=["login", "recovery"])
+        return error_response(err)
 
 
 def issue_step_up_challenge(account_id: bytes, device_id: bytes) -> tuple[str, int]:

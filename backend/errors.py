@@ -68,7 +68,7 @@ def error_response(err: ApiError) -> ResponseReturnValue:
     return response
 
 
-def _busy() -> ResponseReturnValue:
+def busy() -> ResponseReturnValue:
     api_err = ApiError("server_busy", 503, "The relay is busy. Try again in a moment.")
     api_err.headers["Retry-After"] = "1"
     return error_response(api_err)
@@ -77,14 +77,6 @@ def _busy() -> ResponseReturnValue:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> ResponseReturnValue:
-        if isinstance(err, StepUpError):
-            from backend import auth
-
-            try:
-                challenge, expires_at = auth.issue_step_up_challenge(err.account_id, err.device_id)
-            except DBAPIError:
-                return _busy()
-            err.extra.update(challenge=challenge, expires_at=expires_at, kinds=["login", "recovery"])
         return error_response(err)
 
     @app.errorhandler(HTTPException)
@@ -107,7 +99,7 @@ def register_error_handlers(app: Flask) -> None:
         # A locked or busy database (or a lost connection) is a temporary condition, never a 500: ask for a retry.
         # Parameters are hidden by the engine (hide_parameters=True), so this log line holds no request data.
         current_app.logger.warning("database unavailable: %s", type(err.orig).__name__)
-        return _busy()
+        return busy()
 
     @app.errorhandler(DBAPIError)
     def _db_error(err: DBAPIError) -> ResponseReturnValue:

@@ -1,8 +1,6 @@
-"""Account-level flows on top of the bundle: create, unlock with each factor, and the factor changes a person makes.
-
-Every function here is pure protocol: it returns the new bundle version (and any new login public key) for the caller
-to publish with the matching relay endpoint, which asks for a step-up whenever slots or factors change. SPEC.md
-§"Factors" and §"Rotation".
+"""An account on top of the bundle: create it, and unlock it with each factor (``Unlocked``: the opened bundle and the
+factor that opened it). Every later change of who can unlock it is a builder of ``pycore.lifecycle``, published with
+the step-up the relay asks for. SPEC.md §"Factors".
 """
 
 from __future__ import annotations
@@ -11,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pycore import kdf, recovery
-from pycore.bundle import FactorSpec, UnlockedBundle, create_bundle, new_factor_spec, next_version, open_bundle
-from pycore.errors import BundleError, DecryptionError
+from pycore.bundle import FactorSpec, UnlockedBundle, create_bundle, new_factor_spec, open_bundle
+from pycore.errors import DecryptionError
 from pycore.factors import (
     BoxKeyPair,
     DeviceWrapper,
@@ -23,10 +21,7 @@ from pycore.factors import (
     recovery_keys,
 )
 from pycore.public.bundle_public import (
-    DeviceMeta,
-    FactorEntry,
     FactorType,
-    PasskeyMeta,
     PassphraseMeta,
     PublicBundle,
     RecoveryMeta,
@@ -107,69 +102,3 @@ async def unlock_with_device(public: PublicBundle, device_id: bytes, wrapper: De
         raise DecryptionError("This device is no longer remembered by the account; use your passphrase.")
     box = await open_device_factor(wrapper, device_id, blob)
     return Unlocked(open_bundle(public, entry.slot_id, box), entry.slot_id, box)
-
-
-# --- factor changes (each needs a step-up at the relay) ---------------------------------------------------------------
-
-
-def _without(entries: Sequence[FactorEntry], kind: FactorType) -> list[FactorEntry]:
-    return [f for f in entries if f.type != kind]
-
-
-def change_passphrase(
-    current: UnlockedBundle,
-    new_passphrase: str,
-    *,
-    params: kdf.Argon2idParams | None = None,
-    passphrase_may_be_known: bool = False,
-) -> tuple[UnlockedBundle, LoginFactorKeys]:
-    """Re-seal the passphrase slot under the new passphrase (new salt, new login key). With
-    ``passphrase_may_be_known`` the account key, epoch and identity key rotate too, so whoever knew the old passphrase
-    and captured the old bundle reads nothing written afterwards."""
-    old = current.public.passphrase
-    assert isinstance(old.meta, PassphraseMeta)
-    spec, keys = passphrase_factor(new_passphrase, params or old.meta.params)
-    factors: list[FactorSpec | FactorEntry] = [spec, *_without(current.public.factors, FactorType.PASSPHRASE)]
-    new = next_version(
-        current,
-        factors=factors,
-        new_account_key=passphrase_may_be_known,
-        new_identity=passphrase_may_be_known,
-    )
-    return new, keys
-
-
-def new_recovery_kit(current: UnlockedBundle) -> tuple[UnlockedBundle, bytes, LoginFactorKeys]:
-    """A new recovery phrase. The account key rotates (with a new epoch), so the old phrase opens nothing current."""
-    entropy = recovery.new_entropy()
-    spec, keys = recovery_factor(entropy)
-    factors: list[FactorSpec | FactorEntry] = [*_without(current.public.factors, FactorType.RECOVERY), spec]
-    return next_version(current, factors=factors, new_account_key=True), entropy, keys
-
-
-def add_device_factor(
-    current: UnlockedBundle, device_id: bytes, signing_public: bytes, name: str, box_public: bytes
-) -> UnlockedBundle:
-    """Turn on "remember this device": a slot sealed to the device's wrapped key pair."""
-    if current.public.device_factor(device_id) is not None:
-        raise BundleError("this device is already remembered")
-    spec = new_factor_spec(FactorType.DEVICE, box_public, DeviceMeta(device_id, signing_public, name))
-    return next_version(current, factors=[*current.public.factors, spec])
-
-
-def add_passkey(
-    current: UnlockedBundle, prf_output: bytes, *, credential_id: bytes, prf_salt: bytes, rp_id: str, name: str
-) -> UnlockedBundle:
-    box = passkey_keys(prf_output)
-    spec = new_factor_spec(FactorType.PASSKEY, box.public, PasskeyMeta(credential_id, prf_salt, rp_id, name))
-    return next_version(current, factors=[*current.public.factors, spec])
-
-
-def remove_factor(current: UnlockedBundle, slot_id: bytes) -> UnlockedBundle:
-    """Drop a passkey or a remembered device's slot (the passphrase and recovery factors cannot be removed here)."""
-    entry = current.public.factor(slot_id)
-    if entry is None:
-        raise BundleError("no such unlock method")
-    if entry.type in (FactorType.PASSPHRASE, FactorType.RECOVERY):
-        raise BundleError("the passphrase and recovery phrase cannot be removed")
-    return next_version(current, factors=[f for f in current.public.factors if f.slot_id != slot_id])

@@ -31,8 +31,15 @@ def project_version(pyproject: Path) -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
+# The CPython client (HTTP, SQLite, PyNaCl signer, CLI) never runs in the browser: it stays out of the wheel.
+EXCLUDED = ("client",)
+
+
 def package_files(package_dir: Path) -> list[Path]:
-    files = [p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts]
+    files = [
+        p for p in package_dir.rglob("*.py")
+        if "__pycache__" not in p.parts and p.relative_to(package_dir).parts[0] not in EXCLUDED
+    ]
     files += [package_dir / name for name in DATA_FILES if (package_dir / name).is_file()]
     return sorted(files, key=lambda p: p.relative_to(package_dir.parent).as_posix())
 

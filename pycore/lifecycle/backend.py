@@ -49,7 +49,7 @@ class LifecycleBackend(RotationBackend, Protocol):
         ...
 
 
-class _SteppedUp:
+class SteppedUp:
     """Rotation's backend with an explicit step-up key: a revocation goes to the relay's revoke endpoint, any other
     version to ``update_factors`` (or, without a key, to the plain compare-and-swap)."""
 

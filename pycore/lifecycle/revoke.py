@@ -22,7 +22,7 @@ from pycore.errors import (
     StaleBundle,
 )
 from pycore.keyring import IntentKind, RotationIntent
-from pycore.lifecycle.backend import LifecycleBackend, _SteppedUp
+from pycore.lifecycle.backend import LifecycleBackend, SteppedUp
 from pycore.lifecycle.confirm import MAX_ATTEMPTS, Confirmation
 from pycore.lifecycle.follow import _holder_after, adopt
 from pycore.public.bundle_public import (
@@ -86,7 +86,7 @@ async def revoke_device(
     never covers a revocation). If the newest version does not open at all (a stolen device that holds the account key
     published a garbage keyring), the revocation is built on it directly, which is the remedy."""
     rotation = Rotation(RotationKind.REVOKE_DEVICE, device_id=device_id, reencrypt=reencrypt)
-    stepped = _SteppedUp(backend, confirmation.step_up)
+    stepped = SteppedUp(backend, confirmation.step_up)
     for _ in range(MAX_ATTEMPTS):
         chain = await backend.bundle_chain(unlocked.bundle.version)
         try:

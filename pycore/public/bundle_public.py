@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from pycore.errors import BundleError, FormatError, KdfParamsError, KeyringFork, KeyringRollback, UnsupportedVersion
-from pycore.kdf import SALT_SIZE, Argon2idParams, check_params
 from pycore.public.codec import Reader, Writer
+from pycore.public.kdf_params import SALT_SIZE, Argon2idParams, check_params
 
 BUNDLE_FORMAT_V1 = 1
 SUITE_V1 = 1

@@ -33,6 +33,7 @@ from pycore.errors import (
     VellumError,
 )
 from pycore.factors import SigningKeyPair
+from pycore.lifecycle.backend import SteppedUp
 from pycore.lifecycle.confirm import StepUpKey
 from pycore.public import bundle_public
 from pycore.public.bundle_public import (
@@ -45,6 +46,7 @@ from pycore.public.bundle_public import (
 )
 from pycore.sync.relay_api import HttpResponse
 from tests.backend.live import LiveRelay
+from tests.support import crafted
 
 PASSPHRASE = "correct horse battery staple"
 NEW_PASSPHRASE = "a new passphrase nobody has seen"
@@ -753,31 +755,31 @@ def test_a_thief_with_a_remembered_device_and_the_account_key_cannot_lock_the_ow
 
         guess = StepUpKey("login", SigningKeyPair.from_seed(primitives.randombytes(32)))
         # Change the passphrase (or the recovery kit): no step-up, or one signed by any key of the thief's.
-        new_pw, pw_keys = account.change_passphrase(current, "the thief's passphrase")
+        new_pw, pw_keys = crafted.with_passphrase(current, "the thief's passphrase")
         body = _put(v, new_pw) | {"login_public": _b64(pw_keys.login.public)}
         await refused(thief.api.call("POST", "/account/passphrase", body=body), "step_up_required")
         own = StepUpKey("login", pw_keys.login)
         pw_call = thief.api.replace_login_key(v, new_pw.public.encoded, pw_keys.login.public, own)
         await refused(pw_call, "step_up_failed")
-        new_kit, _, kit_keys = account.new_recovery_kit(current)
+        new_kit, _, kit_keys = crafted.with_new_recovery(current)
         rec = StepUpKey("recovery", kit_keys.login)
         kit_call = thief.api.replace_recovery_key(v, new_kit.public.encoded, kit_keys.login.public, rec)
         await refused(kit_call, "step_up_failed")
         # Add a passkey; drop the phone's slot; drop the recovery factor.
-        passkey = account.add_passkey(
+        passkey = crafted.with_passkey(
             current, secrets.token_bytes(32), credential_id=b"cred", prf_salt=bytes(32), rp_id="localhost", name="x"
         )
         await refused(thief.api.call("PUT", "/bundle", body=_put(v, passkey)), "step_up_required")
         await refused(thief.api.update_factors(v, passkey.public.encoded, guess), "step_up_failed")
         phone_slot = current.public.device_factor(phone.device_id)
         assert phone_slot is not None
-        dropped = account.remove_factor(current, phone_slot.slot_id)
+        dropped = crafted.without_factor(current, phone_slot.slot_id)
         await refused(thief.api.update_factors(v, dropped.public.encoded, guess), "step_up_failed")
         kept = [f for f in current.public.factors if f.type != FactorType.RECOVERY]
         no_recovery = next_version(current, factors=kept)
         await refused(thief.api.update_factors(v, no_recovery.public.encoded, guess), "bad_bundle")
         # Revoke the owner's phone.
-        revocation = lifecycle._SteppedUp(thief.api, guess)
+        revocation = SteppedUp(thief.api, guess)
         from pycore.rotation import Holder, Rotation, RotationKind, rotate
 
         with pytest.raises(RelayError) as info:

@@ -158,7 +158,7 @@ def test_calibrate_only_goes_up_even_with_noisy_timings(
 
 def test_calibrate_with_the_real_timer() -> None:
     """One real 64 MiB derivation (~0.1-0.3 s): a zero target keeps the floor."""
-    assert kdf.DEFAULT_PARAMS.calibrate(0.0) == kdf.DEFAULT_PARAMS
+    assert kdf.DEFAULT_PARAMS.calibrate(0.0, measure=kdf.measure) == kdf.DEFAULT_PARAMS
 
 
 # --- normalisation and derive_root ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from pycore.public.bundle_public import BundleHeader, PublicBundle, encode_body,
 from pycore.public.codec import b64d, b64e
 from pycore.rotation import Rotation, RotationKind
 from pycore.sync.relay_api import HttpResponse, RelayApi, Session
+from tests.support import crafted
 from tests.support.memory import MemoryRelay, MemoryTransport
 
 NOW = 1_800_000_000
@@ -136,7 +137,7 @@ def test_change_passphrase_and_the_other_device_follows_with_its_account_key(wor
     assert followed.bundle.version == 2 and followed.bundle.write_key == ub.bundle.write_key
     assert lifecycle.confirm_passphrase(followed.bundle.public, NEW_PASSPHRASE).slot_id == new.slot_id
     # The old login key no longer steps anything up.
-    added = account.add_passkey(
+    added = crafted.with_passkey(
         followed.bundle, primitives.randombytes(32), credential_id=b"c", prf_salt=bytes(32), rp_id="x", name="k"
     )
     with pytest.raises(RelayError) as refused:
@@ -199,7 +200,7 @@ def test_new_recovery_kit_rotates_the_account_key(world: World) -> None:
 def test_step_up_is_enforced_for_factor_changes(world: World) -> None:
     a, ua = world.device()
     guess = StepUpKey("login", SigningKeyPair.from_seed(primitives.randombytes(32)))
-    added = account.add_passkey(
+    added = crafted.with_passkey(
         ua.bundle, primitives.randombytes(32), credential_id=b"c", prf_salt=bytes(32), rp_id="localhost", name="k"
     )
     with pytest.raises(RelayError) as required:

@@ -14,6 +14,7 @@ from pycore.factors import BoxKeyPair, SigningKeyPair
 from pycore.keyring import EpochStatus
 from pycore.public import bundle_public
 from pycore.public.bundle_public import DeviceMeta, FactorType
+from tests.support import crafted
 from tests.unit.rotation_relay import Crash, MemoryRelay
 
 NOW = 1_800_000_000
@@ -114,7 +115,7 @@ def _with_device(base: account.NewAccount) -> tuple[account.NewAccount, BoxKeyPa
     device_box = BoxKeyPair.from_seed(b"\x07" * 32)
     device_id = b"D" * 16
     signing = SigningKeyPair.from_seed(b"\x08" * 32)
-    v2 = account.add_device_factor(base.unlocked, device_id, signing.public, "Old laptop", device_box.public)
+    v2 = crafted.with_device(base.unlocked, device_id, signing.public, "Old laptop", device_box.public)
     return account.NewAccount(v2, base.passphrase, base.recovery, base.recovery_entropy), device_box, device_id
 
 
