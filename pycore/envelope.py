@@ -381,12 +381,3 @@ def rewrap_records(
         rec = sealed[i]
         results[i] = SealedRecord(rec.record_id, rec.revision, new_key.epoch, prefix + ct, rec.content)
     return results
-
-
-def adopt_wrapped_key(
-    scope: RecordScope, keys: Mapping[int, bytes], current: SealedRecord, epoch: int, wrapped_key: bytes
-) -> SealedRecord:
-    """A re-wrapped key served by the relay is adopted only once it has opened the content it claims to open."""
-    candidate = SealedRecord(current.record_id, current.revision, epoch, wrapped_key, current.content)
-    open_record(scope, keys, candidate)
-    return candidate

@@ -6,7 +6,7 @@ Pure protocol, no I/O of its own: the relay comes in through ``LifecycleBackend`
 the step-up endpoints), which ``pycore.client.relay_api.RelayApi`` implements over any async HTTP function (``requests``
 in CPython, ``fetch`` in the browser). Every flow takes the device's ``account.Unlocked`` (the bundle in use and the
 factor that opened it) and returns the new one only *after* the relay accepted the version; the caller then hands it to
-its sync engine (``SyncEngine.adopt``). DESIGN §3 "Rotation", SPEC §6.4, §8, §9.3.
+its sync engine (``SyncEngine.adopt``). SPEC §6.4, §8, §9.3.
 
 Rules every flow follows:
 

@@ -359,7 +359,7 @@ class SyncEngine:
         report: SyncReport,
     ) -> None:
         """The same revision and content as our base: adopt the served wrapped key only if it is newer and it opened
-        the content (``open_records`` above is ``envelope.adopt_wrapped_key``'s check, done for the whole page)."""
+        the content (``open_records`` above, done for the whole page: SPEC §7)."""
         if change.epoch == base.epoch and change.wrapped_key == base.wrapped_key:
             return
         if change.epoch > base.epoch and isinstance(opened, OpenedRecord):

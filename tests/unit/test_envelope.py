@@ -94,8 +94,9 @@ def test_rewrap_needs_the_content_to_open() -> None:
     assert isinstance(results[0], SealedRecord) and isinstance(results[1], DecryptionError)
     assert envelope.open_record(SCOPE, {2: new.key}, results[0]).payload == b"v1"
     # A relay offering a wrapped key that does not open the content is refused.
+    offered = SealedRecord(r1.record_id, r1.revision, 2, b"\x01" + b"\x00" * 76, r1.content)
     with pytest.raises(VellumError):
-        envelope.adopt_wrapped_key(SCOPE, {1: KEY.key, 2: new.key}, r1, 2, b"\x01" + b"\x00" * 76)
+        envelope.open_record(SCOPE, {1: KEY.key, 2: new.key}, offered)
 
 
 @given(st.integers(min_value=0, max_value=10**7))
