@@ -1,7 +1,7 @@
 """The app behind the crypto worker's app commands (docs/worker-api.md): register, sign in, unlock, notes, sync.
 
 One ``App`` per worker holds at most one unlocked account (``Session``). It wires pycore's pieces to the browser's
-(``pycore.browser``): ``Notebook`` and ``SyncEngine`` over the IndexedDB store, ``RelayApi`` over ``fetch`` with the
+(``pycore.app.browser``): ``Notebook`` and ``SyncEngine`` over the IndexedDB store, ``RelayApi`` over ``fetch`` with the
 device's WebCrypto Ed25519 key, the device's AES-GCM key for "remember this device". Nothing here re-implements the
 protocol; it decides the order of the steps and what is kept where.
 

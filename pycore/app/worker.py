@@ -1,6 +1,6 @@
 """The crypto worker's command table: what the page may ask of pycore, and nothing else.
 
-``web/crypto-worker.js`` boots Pyodide, installs pycore, registers its JavaScript modules (``vellum_sodium``,
+``web/worker/crypto-worker.js`` boots Pyodide, installs pycore, registers its JavaScript modules (``vellum_sodium``,
 ``vellum_webcrypto``, ``vellum_idb``, ``vellum_fetch``, ``vellum_runtime``) and then hands every message from the page
 to :meth:`Worker.handle_json`::
 
@@ -19,10 +19,11 @@ Keys stay in this worker: an unlocked account lives in the worker's memory (``Se
 here, in batches so the Python/JavaScript bridge is crossed once per batch, not once per record. The only secrets that
 go back to the page are the ones a person must see (the recovery phrase, once, at account creation).
 
-Two families of commands: the app's (``app.*``, ``notes.*``, ``sync.*``, ``devices.*``, ``export.*``, ``import.*``,
-``keys.*``, docs/worker-api.md, the contract with the UI), thin wrappers over ``pycore.app.App`` and its key lifecycle
-``pycore.app_keys.AppKeys``; and the protocol-level ones
-(``account.*``, ``device.*``, ``records.*``, conformance) that tests and benchmarks drive directly.
+``COMMANDS`` is the app contract with the UI and nothing more (docs/worker-api.md: ``app.*``, ``notes.*``, ``sync.*``,
+``devices.*``, ``export.*``, ``import.*``, ``keys.*``), thin wrappers over ``pycore.app.session.App`` and its key
+lifecycle ``pycore.app.keys.AppKeys``. The protocol-level commands that tests and benchmarks drive (``account.*``,
+``device.*``, ``records.*``, the conformance suites) live in ``tests/support/worker_commands.py``, in a test-only wheel
+that only a worker started as ``crypto-worker.js?testing=1`` installs.
 """
 
 from __future__ import annotations
@@ -161,10 +162,10 @@ class Worker:
         origin: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.device_js = device_js  # web/webcrypto.js (vellum_webcrypto), or a stand-in under CPython
+        self.device_js = device_js  # web/worker/webcrypto.js (vellum_webcrypto), or a stand-in under CPython
         self.runtime_js = runtime_js  # vellum_runtime: boot timings, memory, origin, features
-        self.idb_js = idb_js  # web/idb-store.js (vellum_idb)
-        self.fetch_js = fetch_js  # web/fetch-http.js (vellum_fetch)
+        self.idb_js = idb_js  # web/worker/idb-store.js (vellum_idb)
+        self.fetch_js = fetch_js  # web/worker/fetch-http.js (vellum_fetch)
         self.origin = origin or (str(runtime_js.origin) if runtime_js is not None else None)
         self.clock = clock
         self.commands: dict[str, Handler] = dict(COMMANDS)  # test builds add theirs (tests/support)
@@ -217,7 +218,8 @@ class Worker:
     # helpers used by the commands
 
     def app(self) -> Any:
-        """The app session (``pycore.app.App``), made on first use; it needs IndexedDB, fetch and the device keys."""
+        """The app session (``pycore.app.session.App``), made on first use; it needs IndexedDB, fetch and the
+        device keys."""
         if self._app is None:
             if self.idb_js is None or self.fetch_js is None or self.device_js is None or self.origin is None:
                 raise Unavailable("This worker has no local database, network or device keys for the app.")
@@ -393,7 +395,7 @@ async def import_encrypted(worker: Worker, args: Args) -> Any:
     return await worker.app().import_encrypted(data, args.text("passphrase", max_length=_PASSPHRASE))
 
 
-# --- commands: the key lifecycle (docs/worker-api.md, "Key lifecycle"; pycore/app_keys.py) ----------------------------
+# --- commands: the key lifecycle (docs/worker-api.md, "Key lifecycle"; pycore/app/keys.py) ----------------------------
 
 MAX_CREDENTIAL_ID = 1024  # bundle_public: a passkey's credential id is at most 1024 bytes
 _RECOVERY_WORDS = 48  # a pasted phrase may carry numbering; recovery.entropy_from_phrase counts the words
@@ -562,10 +564,11 @@ COMMANDS: dict[str, Handler] = {
 
 
 def browser_worker() -> Worker:
-    """The worker inside ``web/crypto-worker.js``: its JavaScript modules are registered before this is called."""
-    import vellum_fetch  # type: ignore[import-not-found]  # web/fetch-http.js
-    import vellum_idb  # type: ignore[import-not-found]  # web/idb-store.js
-    import vellum_runtime  # type: ignore[import-not-found]  # registered by web/crypto-worker.js
-    import vellum_webcrypto  # type: ignore[import-not-found]  # web/webcrypto.js
+    """The worker inside ``web/worker/crypto-worker.js``: its JavaScript modules are registered before this is
+    called."""
+    import vellum_fetch  # type: ignore[import-not-found]  # web/worker/fetch-http.js
+    import vellum_idb  # type: ignore[import-not-found]  # web/worker/idb-store.js
+    import vellum_runtime  # type: ignore[import-not-found]  # registered by web/worker/crypto-worker.js
+    import vellum_webcrypto  # type: ignore[import-not-found]  # web/worker/webcrypto.js
 
     return Worker(device_js=vellum_webcrypto, runtime_js=vellum_runtime, idb_js=vellum_idb, fetch_js=vellum_fetch)

@@ -8,5 +8,5 @@
 - ``client``: ``Client`` — register, log in, notes, sync, and the key lifecycle (``pycore.lifecycle``) — used by tests,
   benchmarks and ``python -m pycore.client``.
 
-Nothing is imported here eagerly, so the browser can import ``pycore.client.relay_api`` without ``requests``.
+Nothing is imported here eagerly, so the browser can import ``pycore.sync.relay_api`` without ``requests``.
 """

@@ -3,7 +3,7 @@ passkeys, revoke a device, routine rotation — the protocol-level orchestration
 browser worker.
 
 Pure protocol, no I/O of its own: the relay comes in through ``LifecycleBackend`` (rotation's ``RotationBackend`` plus
-the step-up endpoints), which ``pycore.client.relay_api.RelayApi`` implements over any async HTTP function (``requests``
+the step-up endpoints), which ``pycore.sync.relay_api.RelayApi`` implements over any async HTTP function (``requests``
 in CPython, ``fetch`` in the browser). Every flow takes the device's ``account.Unlocked`` (the bundle in use and the
 factor that opened it) and returns the new one only *after* the relay accepted the version; the caller then hands it to
 its sync engine (``SyncEngine.adopt``). SPEC §6.4, §8, §9.3.

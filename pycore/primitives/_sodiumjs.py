@@ -1,11 +1,12 @@
 """libsodium.js backend (Pyodide). Thin: one bridge call per method, failures mapped to pycore errors.
 
-The host registers the JavaScript side, ``web/sodium-bridge.js``, before pycore is imported::
+The host registers the JavaScript side, ``web/worker/sodium-bridge.js``, before pycore is imported::
 
     pyodide.registerJsModule("vellum_sodium", createSodiumBridge(sodium))
 
 Bytes cross with ``to_js`` (a copy into a ``Uint8Array``) and come back with ``.to_bytes()``. Each crossing costs about
-29 µs, so the batch methods pack a whole batch into one buffer and cross once (layout in ``web/sodium-bridge.js``).
+29 µs, so the batch methods pack a whole batch into one buffer and cross once (layout in
+``web/worker/sodium-bridge.js``).
 Randomness never comes from here: pycore draws it from ``secrets``.
 """
 

@@ -2,7 +2,8 @@
 and the WebCrypto adapters (pycore/app/browser/webcrypto.py) in CPython.
 
 The browser tests (tests/browser) run the same table inside Pyodide with the real WebCrypto keys; here a stand-in for
-``web/webcrypto.js`` (XChaCha20-Poly1305 and PyNaCl Ed25519 in place of AES-GCM and WebCrypto Ed25519, same contract)
+``web/worker/webcrypto.js`` (XChaCha20-Poly1305 and PyNaCl Ed25519 in place of AES-GCM and WebCrypto Ed25519,
+same contract)
 checks the dispatch, the error mapping and the flows quickly.
 """
 
@@ -32,7 +33,7 @@ PASSPHRASE = "worker unit tests"
 
 
 class FakeWebCrypto:
-    """The contract of web/webcrypto.js: async functions, bytes in and out, JavaScript errors by name."""
+    """The contract of web/worker/webcrypto.js: async functions, bytes in and out, JavaScript errors by name."""
 
     def __init__(self) -> None:
         self.record: dict[str, Any] | None = None

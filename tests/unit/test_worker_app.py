@@ -2,8 +2,10 @@
 pycore/app/session.py → pycore/app/browser/.
 
 The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb`` packs and unpacks
-exactly like web/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto`` (tests/unit/test_worker.py) holds
-the device keys, and ``RelayFetch`` answers like web/fetch-http.js from the REAL relay app (Flask test client) — so
+exactly like web/worker/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto``
+(tests/unit/test_worker.py) holds
+the device keys, and ``RelayFetch`` answers like web/worker/fetch-http.js from the REAL relay app (Flask test
+client) — so
 register, sign-in, sync and devices go through the relay's actual rules. tests/browser/test_worker_app.py runs the same
 flows in Chromium with the real modules.
 """
@@ -44,7 +46,7 @@ APP_COMMANDS = sorted(
 
 
 class FakeIdb:
-    """web/idb-store.js in dictionaries: the same packed formats, the same all-or-nothing commit."""
+    """web/worker/idb-store.js in dictionaries: the same packed formats, the same all-or-nothing commit."""
 
     def __init__(self) -> None:
         self.local: dict[bytes, dict[str, bytes]] = {}
@@ -167,7 +169,8 @@ class FakeIdb:
 
 
 class RelayFetch:
-    """web/fetch-http.js answered by the relay's Flask app; ``offline`` makes every request fail like fetch does."""
+    """web/worker/fetch-http.js answered by the relay's Flask app; ``offline`` makes every request fail like
+    fetch does."""
 
     def __init__(self, client: Any) -> None:
         self.client = client

@@ -1,5 +1,5 @@
-"""The worker's key-lifecycle commands (docs/worker-api.md, "Key lifecycle") under CPython: pycore/worker.py →
-pycore/app_keys.py → pycore.lifecycle, with the stand-ins of tests/unit/test_worker_app.py for the JavaScript modules
+"""The worker's key-lifecycle commands (docs/worker-api.md, "Key lifecycle") under CPython: pycore/app/worker.py →
+pycore/app/keys.py → pycore.lifecycle, with the stand-ins of tests/unit/test_worker_app.py for the JavaScript modules
 and the REAL relay app (Flask test client) — so every step-up, compare-and-swap and revocation meets the relay's rules.
 tests/browser/test_worker_keys.py runs the main flows in Chromium.
 """

@@ -16,7 +16,8 @@ from pycore.sync.relay_api import HttpResponse
 
 
 class FetchHttp:
-    """``pycore.client.relay_api.HttpFunction`` over ``web/fetch-http.js`` (``fetch`` in the worker): no cookies, no
+    """``pycore.sync.relay_api.HttpFunction`` over ``web/worker/fetch-http.js`` (``fetch`` in the worker): no
+    cookies, no
     cache, no redirects. A request that gets no answer (offline, the relay down, a timeout) is a ``NetworkError``."""
 
     def __init__(self, js: Any) -> None:

@@ -234,7 +234,8 @@ class StoreLock:
 
 
 class IdbStore:
-    """The sync engine's ``Store`` and the notebook's ``IndexStore`` over ``web/idb-store.js``, plus the app's local
+    """The sync engine's ``Store`` and the notebook's ``IndexStore`` over ``web/worker/idb-store.js``, plus the
+    app's local
     settings. One bridge crossing per call, whatever the batch size; one IndexedDB transaction per ``commit``.
 
     Every value is sealed or public before it gets here (records, outbox entries and index shards are ciphertext;
