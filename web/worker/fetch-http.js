@@ -1,5 +1,5 @@
-// One HTTP exchange with the relay, for the crypto worker only (pycore/browser.py's FetchHttp calls this module through
-// Pyodide as `vellum_fetch`; pycore.client.relay_api.RelayApi signs the requests and reads the answers).
+// One HTTP exchange with the relay, for the crypto worker only (pycore/app/browser/'s FetchHttp calls this module through
+// Pyodide as `vellum_fetch`; pycore.sync.relay_api.RelayApi signs the requests and reads the answers).
 //
 // No cookies, no cache, no redirects: every API call is a signed request whose answer must come from the relay itself.
 // A request that gets no answer (offline, the relay down, a timeout) throws; Python turns that into NetworkError.

@@ -1,4 +1,4 @@
-// The account's ciphertext in IndexedDB, for the crypto worker only (pycore/browser.py's IdbStore calls this module
+// The account's ciphertext in IndexedDB, for the crypto worker only (pycore/app/browser/'s IdbStore calls this module
 // through Pyodide as `vellum_idb`).
 //
 // Everything stored here was sealed (or is public) before it arrived: records, outbox entries and quarantine notes are

@@ -1,5 +1,5 @@
 // A tiny promise wrapper over IndexedDB: one database, named object stores, one transaction per call.
-// The schema lives here (SCHEMA); web/idb-store.js adds the account's ciphertext stores and their batched commit.
+// The schema lives here (SCHEMA); web/worker/idb-store.js adds the account's ciphertext stores and their batched commit.
 //
 // Each helper opens its transaction, issues its requests and resolves when the transaction COMPLETES (not when a
 // request succeeds), so a resolved write is durable and an aborted one left nothing behind. Callers must finish any
@@ -8,7 +8,7 @@
 export const DB_NAME = "vellum";
 export const DB_VERSION = 2;
 // Object stores and their indexes. Version 1 had "device-keys" only; an upgrade creates what is missing.
-//   device-keys: the WebCrypto device keys (web/webcrypto.js)
+//   device-keys: the WebCrypto device keys (web/worker/webcrypto.js)
 //   local:       one entry per record id (binary key): {b, o, q} = base, outbox entry, quarantine (sealed, opaque);
 //                the sparse indexes "outbox" and "quarantine" list the ids that have one (keyPaths "po" and "pq")
 //   meta:        sync cursor, account bundle and pin, the app's settings (opaque bytes; never a key in the clear)

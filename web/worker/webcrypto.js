@@ -1,4 +1,4 @@
-// WebCrypto device keys, used inside the crypto worker only (pycore/browser.py calls these through Pyodide).
+// WebCrypto device keys, used inside the crypto worker only (pycore/app/browser/ calls these through Pyodide).
 //
 // Each device has two keys that never leave the browser: a non-extractable AES-256-GCM key that wraps secrets kept on
 // this device ("remember this device" wraps the device factor's X25519 seed with it), and a non-extractable Ed25519
