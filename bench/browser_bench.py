@@ -1,7 +1,11 @@
 """The crypto worker in Chromium: start-up (cold and warm), where the start-up time goes, batch sealing and opening
 through the worker, 64 KiB throughput against libsodium.js and WebCrypto called directly in the same page, memory.
 
-Runs the real relay (``vellum serve``) on the built web/ (``make web-assets``) and Debian's ``chromium``.
+Runs the real relay (``vellum serve``) on the built web/ (``make web-assets``) plus the test wheel, and Debian's
+``chromium``. Start-up is the app's own worker (app.js's); the record batches are protocol-level commands
+(``account.create``, ``records.*``), which only a testing worker has (``/worker/crypto-worker.js?testing=1``: the same
+worker script, which also installs the test wheel, tests/browser/helpers.py), started in the same page before the
+clocks start.
 
 - cold: a fresh browser context each run (empty HTTP cache, no service worker): navigation start -> worker ready;
 - warm: reloads of a persistent profile whose service worker has precached the app;
@@ -43,8 +47,11 @@ _READY = """async () => {
 }"""
 
 # Everything below runs in the page. Payloads are made before the clocks start.
-_THROUGHPUT = """async ({ records, recordSize, batch, bigSize, bigRecords, bigBatch }) => {
-  const { worker } = await import("/app.js");
+_THROUGHPUT = """async ({ records, recordSize, batch, bigSize, bigRecords, bigBatch, testingWorker }) => {
+  const { CryptoWorker } = await import("/worker-client.js");
+  window.__testingWorker ??= new CryptoWorker(testingWorker);
+  const worker = window.__testingWorker;
+  await worker.ready();  // its boot is not measured (start-up is the app worker's, _READY)
   const b64 = (bytes) => {
     let s = "";
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -152,10 +159,14 @@ _THROUGHPUT = """async ({ records, recordSize, batch, bigSize, bigRecords, bigBa
 
 @contextmanager
 def _relay() -> Iterator[Any]:
+    """The relay on web/ plus the test wheel (the testing worker's ``account.create`` and ``records.*``)."""
     from tests.backend.live import run_relay
+    from tests.browser.helpers import make_web_root
 
-    with tempfile.TemporaryDirectory(prefix="vellum-bench-") as tmp, run_relay(Path(tmp) / "relay", workers=2) as relay:
-        yield relay
+    with tempfile.TemporaryDirectory(prefix="vellum-bench-") as tmp:
+        web_root = make_web_root(Path(tmp) / "web")
+        with run_relay(Path(tmp) / "relay", workers=2, extra_args=["--web-dir", str(web_root)]) as relay:
+            yield relay
 
 
 def _median(values: list[float]) -> float:
@@ -177,7 +188,7 @@ def _breakdown(samples: list[dict[str, Any]]) -> dict[str, float]:
 def run(runs: int = 5) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.helpers import CHROMIUM_ARGS
+    from tests.browser.helpers import CHROMIUM_ARGS, TESTING_WORKER
 
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -209,7 +220,7 @@ def run(runs: int = 5) -> dict[str, Any]:
                 page.evaluate(
                     _THROUGHPUT,
                     {"records": RECORDS, "recordSize": RECORD_SIZE, "batch": BATCH, "bigSize": BIG_SIZE,
-                     "bigRecords": BIG_RECORDS, "bigBatch": BIG_BATCH},
+                     "bigRecords": BIG_RECORDS, "bigBatch": BIG_BATCH, "testingWorker": TESTING_WORKER},
                 )
                 for _ in range(max(1, runs // 2))
             ]

@@ -1,10 +1,11 @@
 """Fixtures for the browser tests (pytest-playwright, Debian's Chromium, the REAL relay serving the built web/).
 
 - ``browser_type_launch_args``: Debian's ``chromium`` and the flags of ENVIRONMENT.md (Playwright never downloads one).
-- ``relay``: one ``vellum serve`` for the session (tests/backend/live.py), its web root = web/ plus the test-only
-  conformance wheel; pages are opened on ``http://localhost:PORT`` (WebAuthn needs localhost, and the relay's CSP
-  applies).
-- ``app``: one page of a fresh context with the crypto worker booted, shared by a module's tests.
+- ``relay``: one ``vellum serve`` for the session (tests/backend/live.py), its web root = web/ plus the test wheel
+  (tests/browser/helpers.py: the conformance suites and the test-only worker commands, for testing workers); pages
+  are opened on ``http://localhost:PORT`` (WebAuthn needs localhost, and the relay's CSP applies).
+- ``app``: one page of a fresh context with the crypto worker booted, shared by a module's tests (plus, once a test
+  sends it a test command, the page's testing worker).
 - ``persistent``: a factory of persistent contexts (a browser profile on disk that survives a "restart").
 
 Needs ``make web-assets`` (web/vendor) and, for the conformance suite, ``make vectors``: missing, they fail with the
@@ -129,7 +130,10 @@ def app(browser: Browser, relay: LiveRelay) -> Iterator[AppPage]:
         opened = AppPage(context.new_page()).open(relay.origin)
         yield opened
         status = opened.page.evaluate(
-            "async () => (await (await import('/app.js')).worker.call('status')).runtime.csp_violations"
+            """async () => {
+              const workers = [(await import("/app.js")).worker, window.__testingWorker].filter(Boolean);
+              return (await Promise.all(workers.map((w) => w.call("status")))).flatMap((s) => s.runtime.csp_violations);
+            }"""
         )
         assert (opened.page_violations(), status, opened.console_csp) == ([], [], [])
     finally:

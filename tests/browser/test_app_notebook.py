@@ -162,6 +162,7 @@ def test_reload_then_unlock_shows_the_notes(app: Vellum) -> None:
 def test_lock_clears_the_screen_and_the_worker(app: Vellum, state: dict[str, Any]) -> None:
     page = app.page
     app.open_note(f"Trip to Lisbon {MARK}")
+    assert call(page, "status")["result"]["unlocked"] is True  # the app's worker holds the account while unlocked
     app.lock()
     shown = page.evaluate(
         """() => document.body.innerText + "\\n" +
@@ -172,13 +173,14 @@ def test_lock_clears_the_screen_and_the_worker(app: Vellum, state: dict[str, Any
     status = call(page, "app.status")["result"]
     assert status["state"] == "locked" and status["username"] == state["username"]
     assert call(page, "notes.list")["error"]["code"] == "locked"
-    assert call(page, "status")["result"]["unlocked"] is False
+    assert call(page, "status")["result"]["unlocked"] is False  # the fresh worker "Lock" started holds nothing
 
 
 def test_no_plaintext_in_browser_storage(app: Vellum, state: dict[str, Any]) -> None:
     # Locked, then unlocked with the sealed index and search cache in use: neither state writes plaintext.
     locked = scan_browser_storage(app.page, markers(state))
     app.unlock()
+    assert call(app.page, "status")["result"]["unlocked"] is True  # the same worker, now holding the account
     app.search(MARK)
     unlocked = scan_browser_storage(app.page, markers(state))
     for found in (locked, unlocked):

@@ -6,6 +6,11 @@ The only requests allowed to reach the port are update checks (the browser's for
 manifest) and the navigation itself: Chromium's ServiceWorkerAutoPreload races the network with the service worker's
 start for navigations (up to 3 tries here, no Service-Worker-Navigation-Preload header); the cached shell answers.
 No script, wasm, wheel or other asset may be asked of the network.
+
+The offline run drives the app page's own worker (app.js's, the production one: app commands only) with an account
+registered during the first run: unlock with the passphrase (Argon2id, the keyring), open the note saved online and
+save one more (libsodium.js, WebCrypto, IndexedDB), all with nothing answering on the relay's port. The test-only
+commands are not an option here: a testing worker needs the test wheel, which no service worker precaches.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import Any
 from playwright.sync_api import BrowserContext
 
 from tests.backend.live import run_relay
-from tests.browser.helpers import CountingListener, b64e, result, wait_ready
+from tests.browser.helpers import CountingListener, result, wait_ready
 
+PASSPHRASE = "written on a plane, far from any relay"
 UPDATE_CHECKS = ("GET /sw.js?v=", "GET /vendor/asset-manifest.json ")
 
 
@@ -57,6 +63,13 @@ def test_worker_boots_from_the_service_worker_cache_with_the_relay_dead(
         assert state["script"].endswith(f"/sw.js?v={version}")
         expected = sorted({"/", "/vendor/asset-manifest.json", *(f["path"] for f in asset_manifest["files"])})
         assert state["cached"] == expected
+        # An account on this browser (the app's own worker, its app commands), and one note, synced.
+        joined = result(page, "app.register", {"username": "airplane", "passphrase": PASSPHRASE,
+                                                "device_name": "Chromium"})
+        words = joined["recovery_words"]
+        result(page, "app.recovery_confirmed", {"words": {"3": words[2], "11": words[10], "20": words[19]}})
+        online = result(page, "notes.save", {"title": "Before the flight", "body": "passport, tickets"})
+        assert result(page, "sync.now")["pending_count"] == 0
         context.close()
 
         served_before = relay.log().count('" 200 ') + relay.log().count('" 304 ')
@@ -72,11 +85,15 @@ def test_worker_boots_from_the_service_worker_cache_with_the_relay_dead(
             wait_ready(page)
             status = result(page, "status")
             assert status["backend"] == "libsodium.js"
-            created = result(page, "account.create", {"passphrase": "written on a plane"})
-            sealed = result(page, "records.seal_batch", {"records": [{"payload": b64e(b"offline note")}]})["records"]
-            opened = result(page, "records.open_batch", {"records": sealed})["records"]
-            assert opened[0]["ok"] and opened[0]["payload"] == b64e(b"offline note")
-            assert created["account"]["version"] == 1
+            assert status["unlocked"] is False
+            assert result(page, "app.status")["state"] == "locked"
+            unlocked = result(page, "app.unlock", {"passphrase": PASSPHRASE, "remember": False})
+            assert [n["title"] for n in unlocked["notes"]] == ["Before the flight"]
+            assert result(page, "status")["unlocked"] is True
+            assert result(page, "notes.get", {"id": online["id"]})["body"] == "passport, tickets"
+            written = result(page, "notes.save", {"title": "On the plane", "body": "offline note"})
+            assert result(page, "notes.get", {"id": written["id"]})["body"] == "offline note"
+            assert [n["title"] for n in result(page, "notes.list")["notes"]] == ["On the plane", "Before the flight"]
             context.close()
         finally:
             listener.close()

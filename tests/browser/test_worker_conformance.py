@@ -5,8 +5,9 @@
 - records sealed in CPython (PyNaCl) open in the browser (libsodium.js), and the other way round;
 - requests signed in the browser by the WebCrypto Ed25519 device key verify with PyNaCl and at the real relay.
 
-The suites reach the worker as a test-only wheel (``conformance.install``) and the vectors as JSON data; the page
-never sends Python.
+The suites and the protocol-level commands reach a testing worker (``/worker/crypto-worker.js?testing=1``, made by
+tests/browser/helpers.py next to the app's own) as the test wheel, and the vectors as JSON data; the page never sends
+Python.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pycore.public import wire
 from tests.backend.helpers import Account, public, sign
 from tests.backend.live import LiveRelay
 from tests.browser.conftest import AppPage
-from tests.browser.helpers import ROOT, b64d, b64e, result
+from tests.browser.helpers import ROOT, TESTING_WORKER_JS, b64d, b64e, result
 from tests.conformance import primitives_suite, vectors_suite
 
 VECTOR_FILES = sorted((ROOT / "tests" / "vectors").glob("*/*.json"))
@@ -51,14 +52,15 @@ def test_worker_runs_pycore_on_libsodium_js(app: AppPage) -> None:
     assert status["platform"] == "emscripten"
     assert status["python"].startswith("3.14.")
     assert status["libsodium"].startswith("1.0.")
-    installed = result(app.page, "conformance.install")
-    assert installed["present"] is True
+    # The testing worker runs the same build (plus the test wheel) on the same libsodium.js.
+    testing = result(app.page, "status", testing=True)
+    for key in ("backend", "platform", "python", "libsodium", "pycore", "spec"):
+        assert testing[key] == status[key], key
 
 
 def test_frozen_protocol_vectors_agree(app: AppPage) -> None:
     cases = [json.loads(path.read_text()) for path in VECTOR_FILES]
     assert len(cases) >= 70
-    result(app.page, "conformance.install")
     got = result(app.page, "vectors.run", {"cases": cases})
     expected = {f"{case['family']}/{case['name']}": _cpython_outcome(case) for case in cases}
     assert set(expected.values()) == {"pass"}, "CPython itself fails a frozen vector"
@@ -67,7 +69,6 @@ def test_frozen_protocol_vectors_agree(app: AppPage) -> None:
 
 
 def test_external_vectors_agree(app: AppPage, external_vectors: dict[str, Any]) -> None:
-    result(app.page, "conformance.install")
     got = result(app.page, "primitives.run_suite", {"vectors": external_vectors})["summaries"]
     assert got == primitives_suite.run_all(external_vectors)
     assert got == primitives_suite.EXPECTED_SUMMARIES
@@ -219,9 +220,8 @@ def test_relay_accepts_a_device_registered_and_signing_from_the_browser(app: App
     assert refused.status_code == 401, refused.text
 
 
-
-BINARY_ROUND_TRIP = """async (payloads) => {
-  const { worker } = await import("/app.js");
+# The testing worker (TESTING_WORKER_JS), with Uint8Arrays both ways.
+BINARY_ROUND_TRIP = "async (payloads) => {\n  const worker = await (" + TESTING_WORKER_JS + ")();\n" + """\
   const toBytes = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
   const toB64 = (b) => btoa(String.fromCharCode(...b)).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
   const binary = { binary: true };

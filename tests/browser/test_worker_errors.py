@@ -1,4 +1,8 @@
-"""Bad input to every command of the crypto worker gets a typed error, and the worker keeps serving afterwards."""
+"""Bad input to every command of the crypto worker gets a typed error, and the worker keeps serving afterwards; the
+app page's own worker has the app contract and nothing else (no test-only command reaches it).
+
+The app's commands go to the page's own worker, the protocol-level test commands to a testing worker beside it
+(tests/browser/helpers.py routes each by its family)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,13 @@ import pytest
 
 from pycore.app.worker import COMMANDS
 from tests.browser.conftest import AppPage
-from tests.browser.helpers import b64e, call, call_many, result
+from tests.browser.helpers import TEST_FAMILIES, b64e, call, call_many, is_test_command, result
+from tests.support.worker_commands import TEST_COMMANDS
+
+# Every command either worker has: the app's (COMMANDS) and the test wheel's (TEST_COMMANDS).
+ALL_COMMANDS = [*COMMANDS, *TEST_COMMANDS]
+# What a production page's worker must not know, whatever it is asked.
+TEST_ONLY = list(dict.fromkeys(["device.sign_request", "records.open_batch", "conformance.install", *TEST_COMMANDS]))
 
 # Codes a bad request may legitimately get (never internal_error, never a crash or a hang).
 TYPED = {"bad_request", "locked", "unknown_command", "device_key_unavailable", "unavailable", "bad_format",
@@ -79,8 +89,32 @@ def _assert_typed(reply: dict[str, Any], expected: str | None, where: str) -> No
     assert isinstance(reply["error"]["message"], str) and reply["error"]["message"]
 
 
+def test_the_test_families_are_the_test_commands() -> None:
+    """helpers.py routes by family: each test command goes to the testing worker, each app command to the app's."""
+    assert {cmd.partition(".")[0] for cmd in TEST_COMMANDS} == TEST_FAMILIES
+    assert all(is_test_command(cmd) for cmd in TEST_COMMANDS)
+    assert not any(is_test_command(cmd) for cmd in COMMANDS)
+    assert not set(COMMANDS) & set(TEST_COMMANDS)
+
+
+def test_the_app_pages_worker_has_no_test_command(page: Any) -> None:
+    """The app's own worker (app.js's, started without ?testing=1, as in production) answers unknown_command to every
+    test-only command, and has no account unlocked; the testing worker beside it does have them."""
+    url = page.evaluate("async () => (await import('/app.js')).worker.url")
+    assert url == "/worker/crypto-worker.js"
+    replies = call_many(page, [(cmd, {}) for cmd in TEST_ONLY], testing=False)
+    for cmd, reply in zip(TEST_ONLY, replies, strict=True):
+        _assert_typed(reply, "unknown_command", f"the app's worker, {cmd}")
+    status = result(page, "status", testing=False)
+    assert status["unlocked"] is False
+    assert result(page, "ping", testing=False) == {"pong": True}
+    # The testing worker knows them (a typed refusal, not unknown_command) and still has no conformance.install.
+    assert call(page, "records.open_batch", {"records": []}, testing=True)["error"]["code"] == "locked"
+    _assert_typed(call(page, "conformance.install", testing=True), "unknown_command", "conformance.install")
+
+
 def test_every_command_refuses_args_that_are_not_an_object(page: Any) -> None:
-    requests: list[tuple[str, Any]] = [(cmd, args) for cmd in COMMANDS for args in ("a string", 7, [1, 2], True)]
+    requests: list[tuple[str, Any]] = [(cmd, args) for cmd in ALL_COMMANDS for args in ("a string", 7, [1, 2], True)]
     for (cmd, args), reply in zip(requests, call_many(page, requests), strict=True):
         _assert_typed(reply, "bad_request", f"{cmd}({args!r})")
     assert result(page, "ping") == {"pong": True}
@@ -90,7 +124,7 @@ def test_every_command_survives_garbage_in_every_argument(page: Any) -> None:
     """Each known argument name of every command gets every garbage value; the worker answers each one."""
     names = ["passphrase", "bundle", "wrapped", "name", "origin", "action", "account_id", "challenge", "method",
              "path", "query", "body", "nonce", "timestamp", "now", "records", "cases", "vectors"]
-    requests = [(cmd, {name: value}) for cmd in COMMANDS for name in names for value in GARBAGE_VALUES]
+    requests = [(cmd, {name: value}) for cmd in ALL_COMMANDS for name in names for value in GARBAGE_VALUES]
     replies = call_many(page, requests)
     assert len(replies) == len(requests)
     for (cmd, args), reply in zip(requests, replies, strict=True):
@@ -107,11 +141,12 @@ def test_bad_requests_get_typed_errors(page: Any, cmd: str, args: Any, code: str
 
 
 def test_unknown_and_malformed_commands(page: Any) -> None:
-    for cmd in ("eval", "exec", "records.seal_batch ", "__import__", "", "x" * 10_000):
-        _assert_typed(call(page, cmd), "unknown_command", repr(cmd[:20]))
-    for cmd in (None, 7, ["ping"], {"cmd": "ping"}):
-        _assert_typed(call(page, cmd), "bad_request", repr(cmd))
-    assert result(page, "ping") == {"pong": True}
+    for testing in (False, True):  # the app's worker and the testing worker alike
+        for cmd in ("eval", "exec", "records.seal_batch ", "__import__", "", "x" * 10_000):
+            _assert_typed(call(page, cmd, testing=testing), "unknown_command", f"{cmd[:20]!r} (testing={testing})")
+        for cmd in (None, 7, ["ping"], {"cmd": "ping"}):
+            _assert_typed(call(page, cmd, testing=testing), "bad_request", f"{cmd!r} (testing={testing})")
+        assert result(page, "ping", testing=testing) == {"pong": True}
 
 
 def test_bad_records_once_unlocked(page: Any) -> None:
@@ -124,5 +159,8 @@ def test_bad_records_once_unlocked(page: Any) -> None:
         assert [r["ok"] for r in opened["records"]] == [False, False]
         assert {r["code"] for r in opened["records"]} <= {"bad_format", "unsupported_version", "decryption_failed"}
         assert result(page, "records.seal_batch", {"records": [{"payload": "AA"}]})["records"][0]["revision"] == 1
+        # The account lives in the testing worker only: the app's worker still knows no record command.
+        app_worker = call(page, "records.seal_batch", {"records": [{"payload": "AA"}]}, testing=False)
+        _assert_typed(app_worker, "unknown_command", "records.seal_batch on the app's worker")
     finally:
         result(page, "account.lock")

@@ -220,7 +220,7 @@ async function answer(message) {
     }
     return JSON.parse(await handlers.json(request));
   } catch (err) {
-    // Only a broken runtime gets here (pycore.worker answers every error itself); say so without details.
+    // Only a broken runtime gets here (pycore.app.worker answers every error itself); say so without details.
     console.error("crypto worker command failed:", err);
     return { ok: false, error: { code: "internal_error", message: "The crypto worker failed." } };
   }
