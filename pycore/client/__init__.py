@@ -1,12 +1,11 @@
-"""Adapters that plug the sync engine into a real environment, and a small client on top.
+"""The CPython client: the sync engine and the relay API (``pycore.sync``) plugged into CPython, and a small client on
+top. Not part of the browser wheel.
 
-- ``memory``: an in-memory store and an in-process relay double with the relay's rules, step-up included (tests, demos);
-- ``relay_api``: the relay's HTTP API as signed requests and parsed answers, over any async HTTP function (pure);
-- ``http_transport``: that API over ``requests`` (CPython);
+- ``http_transport``: the relay API (``pycore.sync.relay_api``) over ``requests``;
 - ``sqlite_store``: the engine's store in one SQLite file (CPython);
 - ``signer``: the device's Ed25519 request key with PyNaCl (CPython);
 - ``client``: ``Client`` — register, log in, notes, sync, and the key lifecycle (``pycore.lifecycle``) — used by tests,
   benchmarks and ``python -m pycore.client``.
 
-Nothing is imported here eagerly, so the browser can import ``pycore.sync.relay_api`` without ``requests``.
+Nothing is imported here eagerly: importing one module does not pull in ``requests`` or SQLite.
 """

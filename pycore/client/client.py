@@ -35,7 +35,6 @@ from pycore.rotation import DEFAULT_BATCH
 from pycore.sync.engine import NoteView, SyncEngine, SyncReport
 from pycore.sync.relay_api import HttpFunction, RelayApi, Session
 from pycore.sync.types import Batch, Store
-from tests.support.memory import MemoryStore
 
 DB_FILE = "vellum-client.sqlite3"
 KEY_FILE = "device.key"
@@ -91,7 +90,7 @@ class ClientSettings:
 
 def _open_storage(data_dir: str | Path | None) -> Store:
     if data_dir is None:
-        return MemoryStore()
+        return SqliteStore(":memory:")  # the same store, kept in memory (product code has no test doubles)
     path = Path(data_dir)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = SqliteStore(path / DB_FILE)

@@ -7,6 +7,7 @@ runtime (``pycore.app``) or the CPython client (``pycore.client``); no import cy
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,20 @@ def test_lint_fails_on_a_planted_violation(tmp_path: Path, path: str, line: str,
     planted = subprocess.run([LINT_IMPORTS, "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert planted.returncode != 0
     assert f"{contract}" in planted.stdout and "BROKEN" in planted.stdout
+
+
+def test_product_code_never_imports_the_tests() -> None:
+    """Test doubles live in tests/support; pycore and the relay must not lean on them (import-linter sees only
+    pycore and backend, so this is checked here)."""
+    offenders = []
+    for path in [*(ROOT / "pycore").rglob("*.py"), *(ROOT / "backend").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "tests" or n.startswith("tests.") for n in names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
 
 
 def test_the_browser_wheel_holds_no_client_and_no_test_doubles(tmp_path: Path) -> None:
