@@ -2,9 +2,8 @@
 passphrase, recover with the recovery phrase (on a new or a known browser), a new recovery kit, "remember this device"
 on and off, passkeys, revoking a device, routine rotation and its background work.
 
-``AppKeys`` belongs to one ``pycore.app.session.App`` and works on its session. It decides the order of the
-steps and what is
-kept where; the protocol is ``pycore.lifecycle`` over the session's ``RelayApi`` (its ``LifecycleBackend``):
+``AppKeys`` belongs to one ``pycore.app.session.App`` and works on its session. It decides the order of the steps and
+what is kept where; the protocol is ``pycore.lifecycle`` over the session's ``RelayApi`` (its ``LifecycleBackend``):
 
 - Every change of who can unlock the account starts with ``lifecycle.confirm``: the newest bundle version is fetched
   (and verified against this device's pin: ``keyring_rollback`` / ``keyring_fork``), the passphrase just typed is

@@ -46,7 +46,7 @@ from pycore.bundle import (
 from pycore.envelope import RecordType, SealedRecord, open_records
 from pycore.errors import BundleError, DecryptionError, FormatError, NetworkError, RelayError, StaleBundle, VellumError
 from pycore.factors import passphrase_keys
-from pycore.lifecycle.confirm import DEFAULT_ROTATION_DAYS
+from pycore.lifecycle.rotate import DEFAULT_ROTATION_DAYS
 from pycore.merge import merge_notes
 from pycore.notes import MAX_TITLE_LENGTH, Note, conflicted_copy_title, decode_note
 from pycore.public import bundle_public, wire

@@ -218,8 +218,8 @@ class Worker:
     # helpers used by the commands
 
     def app(self) -> Any:
-        """The app session (``pycore.app.session.App``), made on first use; it needs IndexedDB, fetch and the
-        device keys."""
+        """The app session (``pycore.app.session.App``), made on first use; it needs IndexedDB, fetch and the device
+        keys."""
         if self._app is None:
             if self.idb_js is None or self.fetch_js is None or self.device_js is None or self.origin is None:
                 raise Unavailable("This worker has no local database, network or device keys for the app.")
@@ -564,8 +564,7 @@ COMMANDS: dict[str, Handler] = {
 
 
 def browser_worker() -> Worker:
-    """The worker inside ``web/worker/crypto-worker.js``: its JavaScript modules are registered before this is
-    called."""
+    """The worker inside ``web/worker/crypto-worker.js``: its JavaScript modules are registered first."""
     import vellum_fetch  # type: ignore[import-not-found]  # web/worker/fetch-http.js
     import vellum_idb  # type: ignore[import-not-found]  # web/worker/idb-store.js
     import vellum_runtime  # type: ignore[import-not-found]  # registered by web/worker/crypto-worker.js

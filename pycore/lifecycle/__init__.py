@@ -33,9 +33,6 @@ from pycore.lifecycle.backend import (
     LifecycleBackend,
 )
 from pycore.lifecycle.confirm import (
-    DAY_SECONDS,
-    DEFAULT_ROTATION_DAYS,
-    MAX_ATTEMPTS,
     Confirmation,
     StepUpKey,
     StepUpKind,
@@ -67,6 +64,8 @@ from pycore.lifecycle.revoke import (
     revoke_device,
 )
 from pycore.lifecycle.rotate import (
+    DAY_SECONDS,
+    DEFAULT_ROTATION_DAYS,
     QueuedRotation,
     RotationProgress,
     RotationStatus,
@@ -81,7 +80,6 @@ from pycore.lifecycle.rotate import (
 __all__ = [
     "DAY_SECONDS",
     "DEFAULT_ROTATION_DAYS",
-    "MAX_ATTEMPTS",
     "Build",
     "Confirmation",
     "LifecycleBackend",

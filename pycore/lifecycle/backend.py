@@ -2,7 +2,6 @@
 explicit step-up key.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,8 +14,6 @@ from pycore.errors import (
 )
 from pycore.lifecycle.confirm import StepUpKey
 from pycore.rotation import Rotation, RotationBackend
-
-# --- the relay ------------------------------------------------------------------------------------------------------
 
 
 class LifecycleBackend(RotationBackend, Protocol):

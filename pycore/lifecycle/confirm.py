@@ -1,6 +1,4 @@
-"""Step-up keys: the passphrase or recovery phrase a person just typed, checked against the bundle. SPEC §8.
-"""
-
+"""Step-up keys: the passphrase or recovery phrase a person just typed, checked against the bundle. SPEC §8."""
 
 from __future__ import annotations
 
@@ -26,14 +24,8 @@ from pycore.public.bundle_public import (
     PublicBundle,
 )
 
-MAX_ATTEMPTS = 8
-DAY_SECONDS = 86_400
-DEFAULT_ROTATION_DAYS = 90
-
 StepUpKind = Literal["login", "recovery"]
 
-
-# --- step-up --------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

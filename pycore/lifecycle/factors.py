@@ -1,6 +1,4 @@
-"""Who can unlock the account: the passphrase, the recovery kit, remembered devices and passkeys. One builder each.
-"""
-
+"""Who can unlock the account: the passphrase, the recovery kit, remembered devices and passkeys. One builder each."""
 
 from __future__ import annotations
 
@@ -24,7 +22,7 @@ from pycore.factors import (
 )
 from pycore.lifecycle.backend import LifecycleBackend
 from pycore.lifecycle.confirm import Confirmation
-from pycore.lifecycle.follow import Build, _holder_after, _publish
+from pycore.lifecycle.follow import Build, holder_after, publish
 from pycore.public.bundle_public import (
     DeviceMeta,
     FactorEntry,
@@ -73,7 +71,7 @@ async def change_passphrase(
     async def send(expected: int, candidate: UnlockedBundle) -> None:
         await backend.replace_login_key(expected, candidate.public.encoded, keys.login.public, confirmation.step_up)
 
-    _, new = await _publish(backend, unlocked, confirmation, build, send)
+    _, new = await publish(backend, unlocked, confirmation, build, send)
     return Unlocked(new, spec.slot_id, keys.box, keys)
 
 
@@ -96,9 +94,9 @@ async def new_recovery_kit(
     async def send(expected: int, candidate: UnlockedBundle) -> None:
         await backend.replace_recovery_key(expected, candidate.public.encoded, keys.login.public, confirmation.step_up)
 
-    unlocked, new = await _publish(backend, unlocked, confirmation, build, send)
+    unlocked, new = await publish(backend, unlocked, confirmation, build, send)
     fresh = Confirmation("recovery", spec.slot_id, keys)
-    return _holder_after(unlocked, new, confirmation, fresh), recovery.phrase_from_entropy(entropy)
+    return holder_after(unlocked, new, confirmation, fresh), recovery.phrase_from_entropy(entropy)
 
 
 # --- remembered devices and passkeys --------------------------------------------------------------------------------
@@ -144,8 +142,8 @@ async def _update_factors(
     async def send(expected: int, candidate: UnlockedBundle) -> None:
         await backend.update_factors(expected, candidate.public.encoded, confirmation.step_up)
 
-    unlocked, new = await _publish(backend, unlocked, confirmation, build, send)
-    return _holder_after(unlocked, new, confirmation)
+    unlocked, new = await publish(backend, unlocked, confirmation, build, send)
+    return holder_after(unlocked, new, confirmation)
 
 
 async def remember_device(
@@ -179,7 +177,7 @@ async def remember_device(
     async def send(expected: int, candidate: UnlockedBundle) -> None:
         await backend.update_factors(expected, candidate.public.encoded, confirmation.step_up)
 
-    unlocked, new = await _publish(backend, unlocked, confirmation, build, send)
+    unlocked, new = await publish(backend, unlocked, confirmation, build, send)
     entry = new.public.device_factor(device_id)
     if entry is None or not primitives.memcmp(entry.box_public, box.public):
         raise BundleError("This device could not be remembered.")

@@ -2,7 +2,6 @@
 the compare-and-swap-then-rebuild loop every flow publishes through.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,15 +24,13 @@ from pycore.errors import (
     StaleBundle,
     UnlockAgain,
 )
-from pycore.lifecycle.confirm import MAX_ATTEMPTS, Confirmation, confirm_passphrase, confirm_recovery
+from pycore.lifecycle.confirm import Confirmation, confirm_passphrase, confirm_recovery
 from pycore.public.bundle_public import (
     FactorEntry,
     PublicBundle,
     verify_chain,
 )
-from pycore.rotation import RotationBackend
-
-# --- following the chain --------------------------------------------------------------------------------------------
+from pycore.rotation import MAX_ATTEMPTS, RotationBackend
 
 
 def _same_box(entry: FactorEntry | None, unlocked: Unlocked) -> bool:
@@ -55,7 +52,7 @@ def adopt(unlocked: Unlocked, chain: Sequence[bytes], also: Confirmation | None 
         return unlocked
     latest = newer[-1]
     try:
-        return _holder_after(unlocked, open_with_account_key(latest, current.account_key), also)
+        return holder_after(unlocked, open_with_account_key(latest, current.account_key), also)
     except BundleError:
         pass
     candidates: list[Unlocked] = [unlocked]
@@ -115,7 +112,7 @@ async def confirm(
     return unlocked, confirmation
 
 
-def _holder_after(unlocked: Unlocked, new: UnlockedBundle, *confirmations: Confirmation | None) -> Unlocked:
+def holder_after(unlocked: Unlocked, new: UnlockedBundle, *confirmations: Confirmation | None) -> Unlocked:
     """``new`` with the factor this device keeps: the one it unlocked with if it is still listed, else the first one
     just confirmed that is listed, else (none listed, but ``new`` is open) the old one, so that the next account-key
     rotation by another device asks to unlock again."""
@@ -135,7 +132,7 @@ Build = Callable[[UnlockedBundle], UnlockedBundle | None]
 Send = Callable[[int, UnlockedBundle], Awaitable[None]]
 
 
-async def _publish(
+async def publish(
     backend: RotationBackend, unlocked: Unlocked, confirmation: Confirmation | None, build: Build, send: Send
 ) -> tuple[Unlocked, UnlockedBundle]:
     """Compare-and-swap ``build(current)``; on a lost race adopt the winner and build again on top of it."""

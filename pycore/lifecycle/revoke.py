@@ -1,6 +1,4 @@
-"""Revoking a device: the relay refuses it, and a version with new account, epoch and identity keys. SPEC §9.3.
-"""
-
+"""Revoking a device: the relay refuses it, and a version with new account, epoch and identity keys. SPEC §9.3."""
 
 from __future__ import annotations
 
@@ -23,18 +21,16 @@ from pycore.errors import (
 )
 from pycore.keyring import IntentKind, RotationIntent
 from pycore.lifecycle.backend import LifecycleBackend, SteppedUp
-from pycore.lifecycle.confirm import MAX_ATTEMPTS, Confirmation
-from pycore.lifecycle.follow import _holder_after, adopt
+from pycore.lifecycle.confirm import Confirmation
+from pycore.lifecycle.follow import adopt, holder_after
 from pycore.public.bundle_public import (
     PROTOCOL_VERSION,
     FactorEntry,
     PublicBundle,
     verify_chain,
 )
-from pycore.rotation import Holder, Rotation, RotationKind
+from pycore.rotation import MAX_ATTEMPTS, Holder, Rotation, RotationKind
 from pycore.rotation import rotate as _rotate
-
-# --- revocation -----------------------------------------------------------------------------------------------------
 
 
 def _repair_base(good: UnlockedBundle, head: PublicBundle, now: int, rotation: Rotation) -> UnlockedBundle:
@@ -101,14 +97,14 @@ async def revoke_device(
                 await stepped.publish_bundle(head.version, candidate.public.encoded, rotation)
             except StaleBundle:
                 continue
-            return _holder_after(unlocked, candidate, confirmation)
+            return holder_after(unlocked, candidate, confirmation)
         try:
             holder = await _rotate(stepped, Holder(unlocked.bundle, unlocked.box, unlocked.slot_id), rotation, now=now)
         except (KeyringRollback, KeyringFork):
             raise
         except BundleError:
             continue  # a version that does not open arrived meanwhile: start over from the chain
-        return _holder_after(unlocked, holder.bundle, confirmation)
+        return holder_after(unlocked, holder.bundle, confirmation)
     raise RotationError("Another device keeps changing the account keys; try again in a moment.")
 
 

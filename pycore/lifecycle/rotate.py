@@ -1,6 +1,4 @@
-"""Routine rotation: a new write epoch, queued offline, and the background re-wrap or re-encryption. SPEC §6.4.
-"""
-
+"""Routine rotation: a new write epoch, queued offline, and the background re-wrap or re-encryption. SPEC §6.4."""
 
 from __future__ import annotations
 
@@ -15,13 +13,14 @@ from pycore.errors import (
 )
 from pycore.keyring import Keyring, RotationIntent
 from pycore.lifecycle.backend import LifecycleBackend
-from pycore.lifecycle.confirm import DAY_SECONDS, DEFAULT_ROTATION_DAYS
-from pycore.lifecycle.follow import _holder_after, follow
+from pycore.lifecycle.follow import follow, holder_after
 from pycore.rotation import DEFAULT_BATCH, Holder, Progress, Rotation, RotationBackend, RotationKind
 from pycore.rotation import finish_intents as _finish_intents
 from pycore.rotation import rotate as _rotate
 
-# --- routine rotation -----------------------------------------------------------------------------------------------
+DAY_SECONDS = 86_400
+DEFAULT_ROTATION_DAYS = 90
+
 
 
 def rotation_due(keyring: Keyring, now: int, every_days: int = DEFAULT_ROTATION_DAYS) -> bool:
@@ -41,7 +40,7 @@ async def rotate_keys(backend: RotationBackend, unlocked: Unlocked, *, now: int,
         Rotation(RotationKind.ROUTINE, rewrap=rewrap),
         now=now,
     )
-    return _holder_after(unlocked, holder.bundle, None)
+    return holder_after(unlocked, holder.bundle, None)
 
 
 @dataclass(frozen=True)
@@ -146,4 +145,4 @@ async def finish_rotation(
         backend, Holder(unlocked.bundle, unlocked.box, unlocked.slot_id), batch=batch, on_progress=report
     )
     result = RotationProgress(progress.done, progress.superseded, len(progress.failed), total)
-    return _holder_after(unlocked, holder.bundle, None), result
+    return holder_after(unlocked, holder.bundle, None), result

@@ -56,11 +56,6 @@ from pycore.errors import FormatError, NetworkError, SyncError, VellumError
 from pycore.merge import merge_notes
 from pycore.notes import Note, conflicted_copy_title, decode_note, encode_note
 from pycore.sync.types import (
-    DEFAULT_MAX_ROUNDS,
-    DEFAULT_PULL_LIMIT,
-    DEFAULT_PUSH_BATCH,
-    MAX_SENT,
-    OUTBOX_PAGE,
     Batch,
     LocalRecord,
     OutboxEntry,
@@ -70,6 +65,16 @@ from pycore.sync.types import (
     Store,
     Transport,
 )
+
+DEFAULT_PUSH_BATCH = 100
+DEFAULT_PULL_LIMIT = 500
+DEFAULT_MAX_ROUNDS = 8
+OUTBOX_PAGE = 500
+MAX_SENT = 8  # unanswered pushes remembered per outbox entry
+
+# Reason codes stored with a quarantined record (besides the pycore error codes of a record that failed to open).
+REASON_BLOCKED = "blocked_by_quarantine"
+
 
 # --- results ----------------------------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 the device ``Signer``, push results and change pages. SPEC.md §"Sync".
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,16 +12,6 @@ from typing import Protocol
 from pycore.envelope import (
     SealedRecord,
 )
-
-DEFAULT_PUSH_BATCH = 100
-DEFAULT_PULL_LIMIT = 500
-DEFAULT_MAX_ROUNDS = 8
-OUTBOX_PAGE = 500
-MAX_SENT = 8  # unanswered pushes remembered per outbox entry
-
-# Reason codes stored with a quarantined record (besides the pycore error codes of a record that failed to open).
-REASON_BLOCKED = "blocked_by_quarantine"
-
 
 # --- interfaces -------------------------------------------------------------------------------------------------------
 

@@ -2,9 +2,8 @@
 and the WebCrypto adapters (pycore/app/browser/webcrypto.py) in CPython.
 
 The browser tests (tests/browser) run the same table inside Pyodide with the real WebCrypto keys; here a stand-in for
-``web/worker/webcrypto.js`` (XChaCha20-Poly1305 and PyNaCl Ed25519 in place of AES-GCM and WebCrypto Ed25519,
-same contract)
-checks the dispatch, the error mapping and the flows quickly.
+``web/worker/webcrypto.js`` (XChaCha20-Poly1305 and PyNaCl Ed25519 in place of AES-GCM and WebCrypto Ed25519, same
+contract) checks the dispatch, the error mapping and the flows quickly.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import nacl.signing
 import pytest
 
 from pycore import account, envelope, primitives
-from pycore.app.browser import webcrypto
+from pycore.app.browser import ffi, webcrypto
 from pycore.app.worker import COMMANDS, Worker
 from pycore.errors import DecryptionError
 from pycore.kdf import Argon2idParams
@@ -65,7 +64,7 @@ class FakeWebCrypto:
                 blob[12:], aad, blob[:12] + bytes(12), self._wrap_key
             )
         except Exception:
-            raise webcrypto.JsException("OperationError", "") from None
+            raise ffi.JsException("OperationError", "") from None
 
     async def sign(self, message: bytes) -> bytes:
         self._need()
@@ -73,7 +72,7 @@ class FakeWebCrypto:
 
     def _need(self) -> None:
         if self.record is None:
-            raise webcrypto.JsException("InvalidStateError", "no keys")
+            raise ffi.JsException("InvalidStateError", "no keys")
 
 
 def run(worker: Worker, cmd: Any, args: Any = None) -> dict[str, Any]:

@@ -1,13 +1,11 @@
-"""The worker's app commands (docs/worker-api.md) under CPython: pycore/app/worker.py →
-pycore/app/session.py → pycore/app/browser/.
+"""The worker's app commands (docs/worker-api.md) under CPython: pycore/app/worker.py → pycore/app/session.py →
+pycore/app/browser/.
 
 The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb`` packs and unpacks
-exactly like web/worker/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto``
-(tests/unit/test_worker.py) holds
-the device keys, and ``RelayFetch`` answers like web/worker/fetch-http.js from the REAL relay app (Flask test
-client) — so
-register, sign-in, sync and devices go through the relay's actual rules. tests/browser/test_worker_app.py runs the same
-flows in Chromium with the real modules.
+exactly like web/worker/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto`` (tests/unit/test_worker.py)
+holds the device keys, and ``RelayFetch`` answers like web/worker/fetch-http.js from the REAL relay app (Flask test
+client) — so register, sign-in, sync and devices go through the relay's actual rules. tests/browser/test_worker_app.py
+runs the same flows in Chromium with the real modules.
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from pycore.app.browser import ffi
 from pycore.app.browser import idb as idb_adapter
-from pycore.app.browser import webcrypto
 from pycore.app.worker import COMMANDS, KEY_LIFECYCLE_COMMANDS, Worker
 from pycore.envelope import SealedRecord
 from pycore.errors import VellumError
@@ -119,7 +117,7 @@ class FakeIdb:
                 raise AssertionError(f"unknown op {kind}")
         if self.fail_next_commit:
             self.fail_next_commit = False
-            raise webcrypto.JsException("AbortError", "the transaction was aborted")
+            raise ffi.JsException("AbortError", "the transaction was aborted")
         if records:
             meta["generation"] = meta.get("generation", 0) + 1
         self.local, self.meta, self.index = local, meta, index
@@ -179,7 +177,7 @@ class RelayFetch:
 
     async def request(self, method: str, url: str, headers_json: str, body: bytes | None) -> Any:
         if self.offline:
-            raise webcrypto.JsException("TypeError", "Failed to fetch")
+            raise ffi.JsException("TypeError", "Failed to fetch")
         assert url.startswith(ORIGIN), url
         target = url[len(ORIGIN) :]
         self.requests.append(f"{method} {target.split('?')[0]}")

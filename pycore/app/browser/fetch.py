@@ -1,6 +1,4 @@
-"""``fetch`` (``web/worker/fetch-http.js``) as the relay API's ``HttpFunction``.
-"""
-
+"""``fetch`` (``web/worker/fetch-http.js``) as the relay API's ``HttpFunction``."""
 
 from __future__ import annotations
 
@@ -8,17 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pycore.app.browser.webcrypto import JsException, _bytes, to_js
+from pycore.app.browser.ffi import JsException, js_bytes, to_js
 from pycore.errors import NetworkError
 from pycore.sync.relay_api import HttpResponse
 
-# --- fetch: the relay's HTTP API --------------------------------------------------------------------------------------
-
 
 class FetchHttp:
-    """``pycore.sync.relay_api.HttpFunction`` over ``web/worker/fetch-http.js`` (``fetch`` in the worker): no
-    cookies, no
-    cache, no redirects. A request that gets no answer (offline, the relay down, a timeout) is a ``NetworkError``."""
+    """``pycore.sync.relay_api.HttpFunction`` over ``web/worker/fetch-http.js`` (``fetch`` in the worker): no cookies,
+    no cache, no redirects. A request that gets no answer (offline, the relay down, a timeout) is a ``NetworkError``."""
 
     def __init__(self, js: Any) -> None:
         self._js = js
@@ -36,4 +31,4 @@ class FetchHttp:
         except ValueError:
             raw_headers = {}
         headers_out = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else {}
-        return HttpResponse(int(answer.status), headers_out, _bytes(answer.body))
+        return HttpResponse(int(answer.status), headers_out, js_bytes(answer.body))

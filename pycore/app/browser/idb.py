@@ -1,6 +1,4 @@
-"""IndexedDB (``web/worker/idb-store.js``) as the sync engine's ``Store`` and the notebook's ``IndexStore``.
-"""
-
+"""IndexedDB (``web/worker/idb-store.js``) as the sync engine's ``Store`` and the notebook's ``IndexStore``."""
 
 from __future__ import annotations
 
@@ -10,16 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pycore.app.browser.webcrypto import JsException, _bytes, to_js
+from pycore.app.browser.ffi import JsException, js_bytes, to_js
 from pycore.envelope import HASH_SIZE, RECORD_ID_SIZE, SealedRecord
 from pycore.errors import FormatError, VellumError
 from pycore.public.bundle_public import Pin
 from pycore.sync.types import Batch, LocalRecord, OutboxEntry, Quarantine, StoreMeta
 
-# --- IndexedDB: the sync store, the note index, the app's settings ----------------------------------------------------
-
-IDB_MODULE = "vellum_idb"
-FETCH_MODULE = "vellum_fetch"
 STORE_FORMAT_V1 = 1
 META_CURSOR = "sync.cursor"
 META_BUNDLE = "sync.bundle"
@@ -235,8 +229,8 @@ class StoreLock:
 
 class IdbStore:
     """The sync engine's ``Store`` and the notebook's ``IndexStore`` over ``web/worker/idb-store.js``, plus the
-    app's local
-    settings. One bridge crossing per call, whatever the batch size; one IndexedDB transaction per ``commit``.
+    app's local settings. One bridge crossing per call, whatever the batch size; one IndexedDB transaction per
+    ``commit``.
 
     Every value is sealed or public before it gets here (records, outbox entries and index shards are ciphertext;
     quarantine notes hold a reason code; settings hold ids, names and the wrapped device key) — nothing readable about
@@ -275,7 +269,7 @@ class IdbStore:
     # --- sync.Store ---------------------------------------------------------------------------------------------------
 
     async def load_meta(self) -> dict[str, bytes]:
-        data = _bytes(await self._call("loadMeta"))
+        data = js_bytes(await self._call("loadMeta"))
         out: dict[str, bytes] = {}
         pos = 0
         while pos < len(data):
@@ -298,7 +292,7 @@ class IdbStore:
             return {}
         if any(len(rid) != RECORD_ID_SIZE for rid in ids):
             raise FormatError("record ids are 16 bytes")
-        data = _bytes(await self._call("get", to_js(b"".join(ids))))
+        data = js_bytes(await self._call("get", to_js(b"".join(ids))))
         out: dict[bytes, LocalRecord] = {}
         pos = 0
         for rid in ids:
@@ -310,7 +304,7 @@ class IdbStore:
         return out
 
     async def scan(self, after: bytes | None, limit: int) -> list[LocalRecord]:
-        data = _bytes(await self._call("scan", to_js(after) if after is not None else None, limit))
+        data = js_bytes(await self._call("scan", to_js(after) if after is not None else None, limit))
         out: list[LocalRecord] = []
         pos = 0
         while pos < len(data):
@@ -321,7 +315,7 @@ class IdbStore:
         return out
 
     async def outbox(self, after: bytes | None, limit: int) -> list[OutboxEntry]:
-        data = _bytes(await self._call("outbox", to_js(after) if after is not None else None, limit))
+        data = js_bytes(await self._call("outbox", to_js(after) if after is not None else None, limit))
         out: list[OutboxEntry] = []
         pos = 0
         while pos < len(data):
@@ -368,7 +362,7 @@ class IdbStore:
     # --- notebook.IndexStore ------------------------------------------------------------------------------------------
 
     async def load_index(self) -> dict[int, bytes]:
-        data = _bytes(await self._call("loadIndex"))
+        data = js_bytes(await self._call("loadIndex"))
         out: dict[int, bytes] = {}
         pos = 0
         while pos < len(data):

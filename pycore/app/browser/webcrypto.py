@@ -1,33 +1,14 @@
-"""WebCrypto device keys (``web/worker/webcrypto.js``): the ``DeviceWrapper`` and the request ``Signer``.
-"""
-
+"""WebCrypto device keys (``web/worker/webcrypto.js``): the ``DeviceWrapper`` and the request ``Signer``."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from pycore import primitives
+from pycore.app.browser.ffi import JsException, js_bytes, to_js
 from pycore.errors import DecryptionError, VellumError
 
-if sys.platform == "emscripten":
-    from pyodide.ffi import JsException, to_js
-else:  # CPython: tests drive the adapters with plain Python stand-ins
-
-    class JsException(Exception):  # Pyodide's name
-        """Stand-in for ``pyodide.ffi.JsException``: a JavaScript error with its ``name``."""
-
-        def __init__(self, name: str, message: str = "") -> None:
-            super().__init__(f"{name}: {message}")
-            self.name = name
-            self.message = message
-
-    def to_js(value: bytes) -> Any:
-        return value
-
-
-JS_MODULE = "vellum_webcrypto"
 DEVICE_ID_SIZE = 16
 AES_GCM_IV_SIZE = 12
 AES_GCM_TAG_SIZE = 16
@@ -38,13 +19,6 @@ class DeviceKeyError(VellumError):
     """This browser's device key is missing, damaged or not supported. Unlock with your passphrase instead."""
 
     code = "device_key_unavailable"
-
-
-def _bytes(value: Any) -> bytes:
-    """A ``Uint8Array`` (JsProxy) or bytes-like value as ``bytes``."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return bytes(value.to_bytes())
 
 
 def _device_error(exc: JsException, doing: str) -> DeviceKeyError:
@@ -67,8 +41,8 @@ class DeviceInfo:
 
 
 def _info(js_info: Any) -> DeviceInfo:
-    device_id = _bytes(js_info.deviceId)
-    public = _bytes(js_info.signPublic)
+    device_id = js_bytes(js_info.deviceId)
+    public = js_bytes(js_info.signPublic)
     if len(device_id) != DEVICE_ID_SIZE or len(public) != primitives.SIGN_PUBLIC_KEY_SIZE:
         raise DeviceKeyError("The stored device key is damaged.")
     return DeviceInfo(device_id, public, int(js_info.createdAt), bool(js_info.created))
@@ -107,7 +81,7 @@ class WebCryptoDeviceWrapper:
         if len(secret) > MAX_WRAPPED_SECRET:
             raise DeviceKeyError("The device key wraps keys, not data.")
         try:
-            blob = _bytes(await self._js.wrap(to_js(bytes(secret)), to_js(bytes(aad))))
+            blob = js_bytes(await self._js.wrap(to_js(bytes(secret)), to_js(bytes(aad))))
         except JsException as exc:
             raise _device_error(exc, "wrap a key") from None
         if len(blob) != AES_GCM_IV_SIZE + len(secret) + AES_GCM_TAG_SIZE:
@@ -118,7 +92,7 @@ class WebCryptoDeviceWrapper:
         if len(blob) < AES_GCM_IV_SIZE + AES_GCM_TAG_SIZE:
             raise DecryptionError("The key remembered on this device is truncated.")
         try:
-            return _bytes(await self._js.unwrap(to_js(bytes(blob)), to_js(bytes(aad))))
+            return js_bytes(await self._js.unwrap(to_js(bytes(blob)), to_js(bytes(aad))))
         except JsException as exc:
             if getattr(exc, "name", "") == "OperationError":
                 raise DecryptionError(
@@ -147,7 +121,7 @@ class WebCryptoSigner:
 
     async def sign(self, message: bytes) -> bytes:
         try:
-            signature = _bytes(await self._js.sign(to_js(bytes(message))))
+            signature = js_bytes(await self._js.sign(to_js(bytes(message))))
         except JsException as exc:
             raise _device_error(exc, "sign") from None
         if len(signature) != primitives.SIGNATURE_SIZE:
