@@ -21,6 +21,8 @@ from typing import Any
 
 from playwright.sync_api import Page
 
+from tests.support.worker_commands import TEST_COMMANDS
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CHROMIUM_ARGS = [
@@ -38,8 +40,8 @@ READY_TIMEOUT_MS = 90_000
 # benchmark web roots only: make_web_root).
 TESTING_WHEEL = "/testing/vellum_testing-0.0.0-py3-none-any.whl"
 TESTING_WORKER = "/worker/crypto-worker.js?testing=1"
-# The command families only a testing worker has (tests/support/worker_commands.py TEST_COMMANDS).
-TEST_FAMILIES = frozenset({"account", "device", "records", "vectors", "primitives"})
+# The command families only a testing worker has.
+TEST_FAMILIES = frozenset(cmd.partition(".")[0] for cmd in TEST_COMMANDS)
 
 # JavaScript, an async function of no arguments resolving to the page's testing worker (made on first use, kept on
 # the window for that page load). In-page code of a test: ``const worker = await (TESTING_WORKER_JS)();``.
