@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import unicodedata
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
@@ -17,26 +15,40 @@ from backend import chain, jsonio, store
 from backend.auth import caller, origin, rate_limit, require_active_device, require_step_up, signature_ok, signed
 from backend.errors import ApiError
 from pycore.public import bundle_public as bp
-from pycore.public import wire
+from pycore.public import limits, wire
 from pycore.public.codec import b64e
 from pycore.public.kdf_params import DEFAULT_PARAMS
 
 bp_accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
-USERNAME_MAX = 128
-_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,127}")
 DECOY_ACCOUNT_LABEL = b"vellum/v1/decoy-account-id"
 DECOY_SALT_LABEL = b"vellum/v1/decoy-salt"
 
 
-def normalize_username(raw: str) -> str:
-    """NFKC, trimmed, lower case; letters, digits and ``. _ @ + -`` only (no look-alike characters)."""
-    name = unicodedata.normalize("NFKC", raw).strip().lower()
-    if not _USERNAME.fullmatch(name):
+def username_field(body: dict[str, Any]) -> str:
+    """The body's ``username``, normalised (NFKC, trimmed, lower case), or ``bad_username`` if no account can have it:
+    the sign-in rule of ``pycore.public.limits``, which every registered name fits."""
+    name = limits.normalize_username(jsonio.text(body, "username", max_length=limits.USERNAME_INPUT_MAX_LENGTH))
+    if name is None:
         raise ApiError(
             "bad_username",
             400,
-            "A username is 1 to 128 letters a-z, digits or . _ @ + -, starting with a letter or digit.",
+            f"A username is 1 to {limits.USERNAME_MAX_LENGTH} letters a-z, digits or . _ @ + -, starting with a letter "
+            "or digit.",
+        )
+    return name
+
+
+def new_username_field(body: dict[str, Any]) -> str:
+    """The ``username`` of a new account: the sign-in rule, then the narrower sign-up rule
+    (``limits.is_new_username``)."""
+    name = limits.normalize_username(jsonio.text(body, "username", max_length=limits.USERNAME_INPUT_MAX_LENGTH))
+    if name is None or not limits.is_new_username(name):
+        raise ApiError(
+            "bad_username",
+            400,
+            f"A new username is {limits.NEW_USERNAME_MIN_LENGTH} to {limits.NEW_USERNAME_MAX_LENGTH} letters a-z, "
+            "digits or . _ @ + -, starting with a letter or digit.",
         )
     return name
 
@@ -83,7 +95,7 @@ def auth_challenge() -> ResponseReturnValue:
 def prelogin() -> ResponseReturnValue:
     body = jsonio.body_object()
     jsonio.only(body, {"username"})
-    username = normalize_username(jsonio.text(body, "username", max_length=4 * USERNAME_MAX))
+    username = username_field(body)
     rate_limit("prelogin")
     a = store.accounts.c
     with store.read() as conn:
@@ -123,7 +135,7 @@ def register() -> ResponseReturnValue:
             "device_signature",
         },
     )
-    username = normalize_username(jsonio.text(body, "username", max_length=4 * USERNAME_MAX))
+    username = new_username_field(body)
     account_id = jsonio.b64(body, "account_id", size=wire.ACCOUNT_ID_SIZE)
     login_public = jsonio.b64(body, "login_public", size=wire.PUBLIC_KEY_SIZE)
     recovery_public = jsonio.b64(body, "recovery_login_public", size=wire.PUBLIC_KEY_SIZE)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pycore.public import limits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 KIB = 1024
@@ -26,17 +28,17 @@ DEFAULTS: dict[str, Any] = {
     "DB_BUSY_TIMEOUT": 10.0,  # seconds a writer waits for SQLite's lock before answering 503 server_busy
     "WEB_DIR": str(REPO_ROOT / "web"),
     "SERVICE_WORKER": str(REPO_ROOT / "service-worker" / "sw.js"),
-    # Sizes, in bytes.
+    # Sizes, in bytes. The limits clients also obey come from pycore/public/limits.py, where each is explained.
     "MAX_CONTENT_LENGTH": 16 * MIB,  # whole request body
-    "RECORD_MAX_SIZE": 1 * MIB,  # one record's content ciphertext
+    "RECORD_MAX_SIZE": limits.RECORD_MAX_SIZE,  # one record's content ciphertext
     "WRAPPED_KEY_MAX_SIZE": 1 * KIB,
-    "BATCH_MAX_RECORDS": 256,
+    "BATCH_MAX_RECORDS": limits.BATCH_MAX_RECORDS,
     "FEED_DEFAULT_LIMIT": 100,
-    "FEED_MAX_LIMIT": 1000,
+    "FEED_MAX_LIMIT": limits.FEED_MAX_LIMIT,
     "FEED_MAX_BYTES": 8 * MIB,  # a page of the change feed stops once its content passes this (at least one change)
     "BUNDLE_CHAIN_MAX": 100,
     "MAX_DEVICES": 100,
-    "DEVICE_NAME_MAX": 128,
+    "DEVICE_NAME_MAX": limits.DEVICE_NAME_MAX_LENGTH,  # characters
     "CHALLENGE_TTL": 60,
     "LAST_SEEN_GRANULARITY": 60,  # seconds; last_seen is written at most this often per device
     # (requests, window seconds) per client address.

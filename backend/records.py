@@ -19,11 +19,12 @@ from sqlalchemy.engine import Row
 from backend import jsonio, store
 from backend.auth import caller, require_active_device, signed
 from backend.errors import ApiError, bad_request
+from pycore.public import limits
 from pycore.public.codec import b64e
 
 bp_records = Blueprint("records", __name__, url_prefix="/api/v1")
 
-RECORD_ID_SIZE = 16
+RECORD_ID_SIZE = limits.RECORD_ID_SIZE
 MAX_EPOCH = 2**32 - 1  # the bundle stores the write epoch as u32
 
 

@@ -39,13 +39,15 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from pycore.public import limits
+
 metadata = MetaData()
 
 accounts = Table(
     "accounts",
     metadata,
     Column("account_id", LargeBinary(16), primary_key=True),
-    Column("username", String(128), nullable=False, unique=True),
+    Column("username", String(limits.USERNAME_MAX_LENGTH), nullable=False, unique=True),
     Column("login_public", LargeBinary(32), nullable=False),
     Column("recovery_public", LargeBinary(32), nullable=False),
     # Copied from the current bundle on every bundle write, so prelogin and the epoch check need no parsing.

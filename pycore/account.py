@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pycore import kdf, recovery
 from pycore.bundle import FactorSpec, UnlockedBundle, create_bundle, new_factor_spec, open_bundle
-from pycore.errors import DecryptionError
+from pycore.errors import DecryptionError, WrongPassphrase, WrongRecoveryPhrase
 from pycore.factors import (
     BoxKeyPair,
     DeviceWrapper,
@@ -77,7 +77,7 @@ def unlock_with_passphrase(public: PublicBundle, passphrase: str) -> Unlocked:
     assert isinstance(entry.meta, PassphraseMeta)
     keys = passphrase_keys(passphrase, entry.meta.salt, entry.meta.params)
     if keys.box.public != entry.box_public:
-        raise DecryptionError("That passphrase is not right for this account.", code="wrong_passphrase")
+        raise WrongPassphrase("That passphrase is not right for this account.")
     return Unlocked(open_bundle(public, entry.slot_id, keys.box), entry.slot_id, keys.box, keys)
 
 
@@ -85,9 +85,7 @@ def unlock_with_recovery(public: PublicBundle, words: Sequence[str] | str) -> Un
     keys = recovery_keys(recovery.entropy_from_phrase(words))
     found = public.factors_of(FactorType.RECOVERY)
     if not found or found[0].box_public != keys.box.public:
-        raise DecryptionError(
-            "This recovery phrase belongs to an older recovery kit or another account.", code="wrong_recovery_phrase"
-        )
+        raise WrongRecoveryPhrase("This recovery phrase belongs to an older recovery kit or another account.")
     return Unlocked(open_bundle(public, found[0].slot_id, keys.box), found[0].slot_id, keys.box, keys)
 
 

@@ -31,6 +31,7 @@ from pycore.errors import (
     UnsupportedVersion,
     VellumError,
 )
+from pycore.public import limits
 from pycore.public.codec import Reader, Writer, length_prefixed
 
 RECORD_FORMAT_V1 = 1
@@ -38,7 +39,7 @@ SUITE_V1 = 1
 CONTENT_LABEL = b"vellum/v1/record-content"
 WRAP_LABEL = b"vellum/v1/record-key"
 
-RECORD_ID_SIZE = 16
+RECORD_ID_SIZE = limits.RECORD_ID_SIZE
 RECORD_KEY_SIZE = 32
 HASH_SIZE = 32
 NONCE_SIZE = primitives.AEAD_NONCE_SIZE

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from pycore.notes import Note
+from pycore.notes import Note, conflicted_copy_title
 
 OURS = 0
 THEIRS = 1
@@ -134,3 +134,26 @@ def merge_notes(base: Note | None, ours: Note, theirs: Note) -> Note | None:
     if body is None:
         return None
     return Note(title, body, max(ours.updated_at, theirs.updated_at))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What becomes of our edit when another one landed first: ``merged`` replaces theirs (our edit and theirs
+    together), or ``copy`` is our edit as a new note beside theirs (they overlap)."""
+
+    merged: Note | None
+    copy: Note | None
+
+
+def resolve(base: Note | None, ours: Note, theirs: Note, *, device_name: str, now_ms: int) -> Resolution:
+    """The one merge policy, for a save that meets a newer revision (``pycore.app.notes``) and for a push another
+    device won (``pycore.sync.engine``): merge three-way against ``base``; when the edits overlap, keep theirs and
+    turn ours into a conflicted copy titled after this device and the time."""
+    merged = merge_notes(base, ours, theirs)
+    if merged is not None:
+        return Resolution(merged, None)
+    return Resolution(None, conflicted_copy(ours, device_name, now_ms))
+
+
+def conflicted_copy(ours: Note, device_name: str, now_ms: int) -> Note:
+    return Note(conflicted_copy_title(ours.title, device_name, now_ms), ours.body, ours.updated_at)

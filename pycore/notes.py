@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pycore.errors import FormatError
+from pycore.public import limits
 
-MAX_TITLE_LENGTH = 1024
-MAX_NOTE_SIZE = 900 * 1024  # sealed and padded (PADME, <= 12%), it stays under the relay's 1 MiB record limit
+MAX_TITLE_LENGTH = limits.NOTE_TITLE_MAX_LENGTH
+MAX_NOTE_SIZE = limits.NOTE_MAX_SIZE  # sealed and padded, it stays under the relay's limits.RECORD_MAX_SIZE
 MAX_TIMESTAMP_MS = 2**53 - 1
 CONFLICT_MARK = "conflicted copy from"
 UNTITLED = "Untitled"

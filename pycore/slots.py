@@ -11,11 +11,12 @@ from __future__ import annotations
 from pycore import primitives
 from pycore.errors import DecryptionError
 from pycore.factors import BoxKeyPair
+from pycore.public import limits
 
 SLOT_LABEL = b"vellum/v1/slot"
 ACCOUNT_KEY_SIZE = 32
-SLOT_ID_SIZE = 16
-SLOT_PLAINTEXT_SIZE = len(SLOT_LABEL) + 16 + SLOT_ID_SIZE + ACCOUNT_KEY_SIZE
+SLOT_ID_SIZE = limits.SLOT_ID_SIZE
+SLOT_PLAINTEXT_SIZE = len(SLOT_LABEL) + limits.ACCOUNT_ID_SIZE + SLOT_ID_SIZE + ACCOUNT_KEY_SIZE
 
 
 def seal_slot(account_id: bytes, slot_id: bytes, account_key: bytes, box_public: bytes) -> bytes:

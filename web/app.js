@@ -22,6 +22,7 @@ import {
 } from "./ui/durability.js";
 import { IdleLock, autoLockMinutes } from "./ui/idle-lock.js";
 import { KeyLifecycle } from "./ui/keys.js";
+import { applyLimits } from "./ui/limits.js";
 import { isNetworkError, messageFor } from "./ui/messages.js";
 import { hideNotice, showNotice } from "./ui/notices.js";
 import { NotebookScreen } from "./ui/notebook-screen.js";
@@ -232,6 +233,7 @@ const keys = new KeyLifecycle({
 
 async function loadAccount() {
   const status = await call("app.status");
+  applyLimits(status.limits);
   session.username = status.username ?? session.username;
   session.deviceName = status.device_name ?? session.deviceName;
   session.relayOrigin = status.relay_origin ?? window.location.origin;

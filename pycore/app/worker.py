@@ -20,8 +20,8 @@ here, in batches so the Python/JavaScript bridge is crossed once per batch, not 
 go back to the page are the ones a person must see (the recovery phrase, once, at account creation).
 
 ``COMMANDS`` is the app contract with the UI and nothing more (docs/worker-api.md: ``app.*``, ``notes.*``, ``sync.*``,
-``devices.*``, ``export.*``, ``import.*``, ``keys.*``), thin wrappers over ``pycore.app.session.App`` and its key
-lifecycle ``pycore.app.keys.AppKeys``. The protocol-level commands that tests and benchmarks drive (``account.*``,
+``devices.*``, ``export.*``, ``import.*``, ``keys.*``), thin wrappers over ``pycore.app.session.App`` (and its
+``notes`` and ``keys``). The protocol-level commands that tests and benchmarks drive (``account.*``,
 ``device.*``, ``records.*``, the conformance suites) live in ``tests/support/worker_commands.py``, in a test-only wheel
 that only a worker started as ``crypto-worker.js?testing=1`` installs.
 """
@@ -35,36 +35,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pycore import SPEC_VERSION, __version__, primitives
-from pycore.errors import FormatError, VellumError
-from pycore.public import wire
+from pycore.errors import BadRequest, FormatError, Unavailable, UnknownCommand, VellumError
+from pycore.public import limits, wire
 from pycore.public.codec import b64d, b64e
 
 MAX_BATCH = 10_000
 MAX_TEXT = 4096
-
-
-class BadRequest(VellumError):
-    """The request's arguments are malformed."""
-
-    code = "bad_request"
-
-
-class UnknownCommand(VellumError):
-    """The worker has no such command."""
-
-    code = "unknown_command"
-
-
-class Locked(VellumError):
-    """Unlock the account first."""
-
-    code = "locked"
-
-
-class Unavailable(VellumError):
-    """This build of the app does not offer that."""
-
-    code = "unavailable"
 
 
 # --- arguments --------------------------------------------------------------------------------------------------------
@@ -225,9 +201,13 @@ class Worker:
                 raise Unavailable("This worker has no local database, network or device keys for the app.")
             from pycore.app.session import App
 
-            self._app = App(
-                idb=self.idb_js, fetch=self.fetch_js, device=self.device_js, runtime=self.runtime_js,
-                origin=self.origin, clock=self.clock,
+            self._app = App.in_browser(
+                idb=self.idb_js,
+                fetch=self.fetch_js,
+                device=self.device_js,
+                runtime=self.runtime_js,
+                origin=self.origin,
+                clock=self.clock,
             )
         return self._app
 
@@ -271,26 +251,22 @@ async def status(worker: Worker, args: Args) -> dict[str, Any]:
         "platform": sys.platform,
         "pycore": __version__,
         "spec": SPEC_VERSION,
-        "unlocked": worker._app is not None and worker._app.session is not None,
+        "unlocked": worker._app is not None and worker._app.rt.session is not None,
     }
     if worker.runtime_js is not None:
         out["runtime"] = json.loads(str(worker.runtime_js.statsJson()))
     if worker._app is not None:
-        out["app_timings_ms"] = dict(worker._app.timings)
+        out["app_timings_ms"] = dict(worker._app.rt.timings)
     return out
 
 
 # --- commands: the app (docs/worker-api.md) ---------------------------------------------------------------------------
 
-MAX_NOTE_TEXT = 900 * 1024  # pycore.notes.MAX_NOTE_SIZE: a longer body cannot be sealed as one note anyway
 MAX_IMPORT = 256 << 20
-_PASSPHRASE = 1024
 
 
 def _record_id(args: Args, name: str = "id") -> bytes:
-    from pycore.envelope import RECORD_ID_SIZE
-
-    return bytes(args.binary(name, size=RECORD_ID_SIZE))
+    return bytes(args.binary(name, size=limits.RECORD_ID_SIZE))
 
 
 async def app_status(worker: Worker, args: Args) -> Any:
@@ -299,9 +275,9 @@ async def app_status(worker: Worker, args: Args) -> Any:
 
 async def app_register(worker: Worker, args: Args) -> Any:
     return await worker.app().register(
-        args.text("username", max_length=256),
-        args.text("passphrase", max_length=_PASSPHRASE),
-        args.text("device_name", max_length=128),
+        args.text("username", max_length=limits.USERNAME_INPUT_MAX_LENGTH),
+        args.text("passphrase", max_length=limits.PASSPHRASE_MAX_LENGTH),
+        args.text("device_name", max_length=limits.DEVICE_NAME_MAX_LENGTH),
         args.text("relay_origin", max_length=256, default=None),
     )
 
@@ -315,16 +291,18 @@ async def app_recovery_confirmed(worker: Worker, args: Args) -> Any:
 
 async def app_sign_in(worker: Worker, args: Args) -> Any:
     return await worker.app().sign_in(
-        args.text("username", max_length=256),
-        args.text("passphrase", max_length=_PASSPHRASE),
-        args.text("device_name", max_length=128),
+        args.text("username", max_length=limits.USERNAME_INPUT_MAX_LENGTH),
+        args.text("passphrase", max_length=limits.PASSPHRASE_MAX_LENGTH),
+        args.text("device_name", max_length=limits.DEVICE_NAME_MAX_LENGTH),
         args.flag("remember"),
         args.text("relay_origin", max_length=256, default=None),
     )
 
 
 async def app_unlock(worker: Worker, args: Args) -> Any:
-    return await worker.app().unlock(args.text("passphrase", max_length=_PASSPHRASE), args.flag("remember"))
+    return await worker.app().unlock(
+        args.text("passphrase", max_length=limits.PASSPHRASE_MAX_LENGTH), args.flag("remember")
+    )
 
 
 async def app_unlock_device(worker: Worker, args: Args) -> Any:
@@ -336,32 +314,34 @@ async def app_lock(worker: Worker, args: Args) -> Any:
 
 
 async def notes_list(worker: Worker, args: Args) -> Any:
-    return await worker.app().notes_list()
+    return await worker.app().notes.list()
 
 
 async def notes_get(worker: Worker, args: Args) -> Any:
-    return await worker.app().notes_get(_record_id(args))
+    return await worker.app().notes.get(_record_id(args))
 
 
 async def notes_save(worker: Worker, args: Args) -> Any:
-    record_id = args.binary("id", size=16, default=None)
-    title = args.text("title", max_length=MAX_TEXT)
+    record_id = args.binary("id", size=limits.RECORD_ID_SIZE, default=None)
+    title = args.text("title", max_length=limits.NOTE_TITLE_MAX_LENGTH)
     base_revision = args.integer("base_revision", low=1, default=None)
-    body = args.text("body", max_length=MAX_NOTE_TEXT)
-    return await worker.app().notes_save(title, body, record_id, base_revision)
+    body = args.text("body", max_length=limits.NOTE_BODY_MAX_LENGTH)
+    return await worker.app().notes.save(title, body, record_id, base_revision)
 
 
 async def notes_delete(worker: Worker, args: Args) -> Any:
-    return await worker.app().notes_delete(_record_id(args))
+    return await worker.app().notes.delete(_record_id(args))
 
 
 async def notes_restore(worker: Worker, args: Args) -> Any:
-    title = args.text("title", max_length=MAX_TEXT)
-    return await worker.app().notes_save(title, args.text("body", max_length=MAX_NOTE_TEXT), _record_id(args))
+    title = args.text("title", max_length=limits.NOTE_TITLE_MAX_LENGTH)
+    return await worker.app().notes.save(
+        title, args.text("body", max_length=limits.NOTE_BODY_MAX_LENGTH), _record_id(args)
+    )
 
 
 async def notes_search(worker: Worker, args: Args) -> Any:
-    return await worker.app().notes_search(args.text("query", max_length=1024))
+    return await worker.app().notes.search(args.text("query", max_length=1024))
 
 
 async def sync_now(worker: Worker, args: Args) -> Any:
@@ -377,22 +357,24 @@ async def devices_list(worker: Worker, args: Args) -> Any:
 
 
 async def devices_rename(worker: Worker, args: Args) -> Any:
-    return await worker.app().devices_rename(args.text("name", max_length=128))
+    return await worker.app().devices_rename(args.text("name", max_length=limits.DEVICE_NAME_MAX_LENGTH))
 
 
 async def export_encrypted(worker: Worker, args: Args) -> Any:
-    return await worker.app().export_encrypted(args.text("passphrase", max_length=_PASSPHRASE))
+    return await worker.app().notes.export_encrypted(args.text("passphrase", max_length=limits.PASSPHRASE_MAX_LENGTH))
 
 
 async def export_plaintext(worker: Worker, args: Args) -> Any:
     if not args.flag("confirm"):
         raise BadRequest("a readable export needs {confirm: true}")
-    return await worker.app().export_plaintext()
+    return await worker.app().notes.export_plaintext()
 
 
 async def import_encrypted(worker: Worker, args: Args) -> Any:
     data = bytes(args.binary("file", max_size=MAX_IMPORT))
-    return await worker.app().import_encrypted(data, args.text("passphrase", max_length=_PASSPHRASE))
+    return await worker.app().notes.import_encrypted(
+        data, args.text("passphrase", max_length=limits.PASSPHRASE_MAX_LENGTH)
+    )
 
 
 # --- commands: the key lifecycle (docs/worker-api.md, "Key lifecycle"; pycore/app/keys.py) ----------------------------
@@ -402,7 +384,7 @@ _RECOVERY_WORDS = 48  # a pasted phrase may carry numbering; recovery.entropy_fr
 
 
 def _passphrase(args: Args, name: str = "passphrase") -> str:
-    return str(args.text(name, max_length=_PASSPHRASE))
+    return str(args.text(name, max_length=limits.PASSPHRASE_MAX_LENGTH))
 
 
 def _recovery_words(args: Args) -> list[str] | str:
@@ -423,18 +405,18 @@ async def keys_change_passphrase(worker: Worker, args: Args) -> Any:
 
 async def app_recover_start(worker: Worker, args: Args) -> Any:
     words = _recovery_words(args)
-    return await worker.app().keys.recover_start(
-        args.text("username", max_length=256),
+    return await worker.app().recover_start(
+        args.text("username", max_length=limits.USERNAME_INPUT_MAX_LENGTH),
         words,
-        args.text("device_name", max_length=128, default=None),
+        args.text("device_name", max_length=limits.DEVICE_NAME_MAX_LENGTH, default=None),
         args.text("relay_origin", max_length=256, default=None),
     )
 
 
 async def app_recover_finish(worker: Worker, args: Args) -> Any:
-    return await worker.app().keys.recover_finish(
+    return await worker.app().recover_finish(
         _passphrase(args, "new_passphrase"),
-        args.text("device_name", max_length=128, default=None),
+        args.text("device_name", max_length=limits.DEVICE_NAME_MAX_LENGTH, default=None),
         args.flag("remember"),
         args.flag("may_be_known"),
     )
@@ -460,7 +442,7 @@ async def keys_add_passkey(worker: Worker, args: Args) -> Any:
 
     return await worker.app().keys.add_passkey(
         _passphrase(args),
-        args.text("name", max_length=128, default=""),
+        args.text("name", max_length=limits.PASSKEY_NAME_MAX_LENGTH, default=""),
         bytes(args.binary("credential_id", max_size=MAX_CREDENTIAL_ID)),
         bytes(args.binary("prf_salt", size=PRF_SALT_SIZE)),
         bytes(args.binary("prf_output", size=PRF_OUTPUT_SIZE)),
@@ -469,19 +451,23 @@ async def keys_add_passkey(worker: Worker, args: Args) -> Any:
 
 
 async def keys_remove_passkey(worker: Worker, args: Args) -> Any:
-    return await worker.app().keys.remove_passkey(_passphrase(args), bytes(args.binary("slot_id", size=16)))
+    return await worker.app().keys.remove_passkey(
+        _passphrase(args), bytes(args.binary("slot_id", size=limits.SLOT_ID_SIZE))
+    )
 
 
 async def app_unlock_passkey(worker: Worker, args: Args) -> Any:
     from pycore.factors import PRF_OUTPUT_SIZE
 
-    return await worker.app().keys.unlock_passkey(
-        bytes(args.binary("slot_id", size=16)), bytes(args.binary("prf_output", size=PRF_OUTPUT_SIZE))
+    return await worker.app().unlock_passkey(
+        bytes(args.binary("slot_id", size=limits.SLOT_ID_SIZE)), bytes(args.binary("prf_output", size=PRF_OUTPUT_SIZE))
     )
 
 
 async def app_passkey_options(worker: Worker, args: Args) -> Any:
-    return await worker.app().keys.passkey_options(args.text("username", max_length=256, default=None))
+    return await worker.app().keys.passkey_options(
+        args.text("username", max_length=limits.USERNAME_INPUT_MAX_LENGTH, default=None)
+    )
 
 
 async def keys_revoke_device(worker: Worker, args: Args) -> Any:
@@ -514,9 +500,20 @@ async def keys_set_schedule(worker: Worker, args: Args) -> Any:
 # The key-lifecycle commands above (tests/unit/test_worker_keys.py checks them as test_worker_app.py does the rest).
 KEY_LIFECYCLE_COMMANDS = frozenset(
     {
-        "app.unlock_passkey", "app.passkey_options", "app.recover_start", "app.recover_finish",
-        "keys.change_passphrase", "keys.new_recovery_kit", "keys.remember", "keys.passkeys", "keys.add_passkey",
-        "keys.remove_passkey", "keys.revoke_device", "keys.rotate", "keys.rotation_status", "keys.rotation_continue",
+        "app.unlock_passkey",
+        "app.passkey_options",
+        "app.recover_start",
+        "app.recover_finish",
+        "keys.change_passphrase",
+        "keys.new_recovery_kit",
+        "keys.remember",
+        "keys.passkeys",
+        "keys.add_passkey",
+        "keys.remove_passkey",
+        "keys.revoke_device",
+        "keys.rotate",
+        "keys.rotation_status",
+        "keys.rotation_continue",
         "keys.set_schedule",
     }
 )

@@ -24,6 +24,7 @@ from pathlib import Path
 from pycore.bundle import fingerprint
 from pycore.client.client import Client
 from pycore.errors import VellumError
+from pycore.public import limits
 from pycore.public.codec import b64d, b64e
 
 
@@ -123,7 +124,7 @@ async def _main(args: argparse.Namespace) -> int:
                 flag = " *" if view.pending else ""
                 print(f"{b64e(view.record_id)}  {view.note.title}{flag}")
         elif args.command == "show":
-            found = await client.note(b64d(args.id, size=16))
+            found = await client.note(b64d(args.id, size=limits.RECORD_ID_SIZE))
             if found is None:
                 raise SystemExit("No such note.")
             print(found.note.title)
@@ -133,13 +134,13 @@ async def _main(args: argparse.Namespace) -> int:
             rid = await client.save_note(args.title, sys.stdin.read())
             print(b64e(rid))
         elif args.command == "edit":
-            rid = b64d(args.id, size=16)
+            rid = b64d(args.id, size=limits.RECORD_ID_SIZE)
             current = await client.note(rid)
             if current is None:
                 raise SystemExit("No such note.")
             await client.save_note(args.title or current.note.title, sys.stdin.read(), rid)
         elif args.command == "delete":
-            await client.delete(b64d(args.id, size=16))
+            await client.delete(b64d(args.id, size=limits.RECORD_ID_SIZE))
         elif args.command == "sync":
             report = await client.sync()
             print(
@@ -167,7 +168,7 @@ async def _main(args: argparse.Namespace) -> int:
                 print(f"{d['id']}  {d['name']}  ({state})")
         elif args.command == "revoke":
             progress = await client.revoke_device(
-                b64d(args.device_id, size=16), current_passphrase=typed, reencrypt=args.reencrypt
+                b64d(args.device_id, size=limits.DEVICE_ID_SIZE), current_passphrase=typed, reencrypt=args.reencrypt
             )
             done = f"; {progress.done} notes re-encrypted" if progress is not None else ""
             print(f"Device revoked; new account keys{done}.")

@@ -25,11 +25,19 @@ from pycore.account import Unlocked
 from pycore.bundle import open_bundle, verify_signature
 from pycore.client.signer import NaclSigner
 from pycore.client.sqlite_store import SqliteStore
-from pycore.errors import BundleError, DecryptionError, NetworkError, UnlockAgain, VellumError
+from pycore.errors import (
+    BundleError,
+    DecryptionError,
+    LoginFailed,
+    NetworkError,
+    NoClient,
+    NotRemembered,
+    UnlockAgain,
+    VellumError,
+)
 from pycore.factors import LoginFactorKeys, SoftwareDeviceWrapper, passphrase_keys, recovery_keys
 from pycore.public import bundle_public, wire
-from pycore.public.bundle_public import FactorType, PassphraseMeta, Pin, PublicBundle
-from pycore.public.codec import b64e
+from pycore.public.bundle_public import PassphraseMeta, Pin, PublicBundle
 from pycore.recovery import entropy_from_phrase
 from pycore.rotation import DEFAULT_BATCH
 from pycore.sync.engine import NoteView, SyncEngine, SyncReport
@@ -75,7 +83,7 @@ class ClientSettings:
         def get(name: str) -> bytes:
             value = store.get_setting(name)
             if value is None:
-                raise VellumError(f"This data directory holds no Vellum client ({name} is missing).", code="no_client")
+                raise NoClient(f"This data directory holds no Vellum client ({name} is missing).")
             return value
 
         return cls(
@@ -131,7 +139,6 @@ class Client:
         self._memory_settings: dict[str, bytes] = {}  # settings of a memory-only client
         self._wrap_key: bytes | None = None
         api.session = Session(settings.account_id, settings.device_id, signer)
-        api.step_up = self._step_up
         self.engine = SyncEngine(store, api, unlocked, device_name=settings.device_name, clock=clock, **engine_options)
 
     def __repr__(self) -> str:
@@ -144,19 +151,6 @@ class Client:
     @property
     def device_id(self) -> bytes:
         return self.settings.device_id
-
-    async def _step_up(self, action: str, challenge: bytes, body: bytes) -> tuple[str, bytes]:
-        """Fallback for ``RelayApi`` calls that meet ``step_up_required`` without an explicit key: the login keys this
-        device unlocked with, if any (the lifecycle methods below always confirm the passphrase instead)."""
-        unlocked = self.engine.unlocked
-        login = unlocked.login
-        if login is None:
-            raise VellumError("Confirm with your passphrase to do this.", code="step_up_required")
-        entry = unlocked.bundle.public.factor(unlocked.slot_id)
-        kind = "recovery" if entry is not None and entry.type == FactorType.RECOVERY else "login"
-        s = self.settings
-        statement = wire.step_up_statement(s.origin, action, s.account_id, s.device_id, challenge, body)
-        return kind, login.login.sign(statement)
 
     async def _persist(self, data_dir: str | Path | None) -> None:
         await self.store.commit(Batch(bundle=self.engine.unlocked.bundle.public.encoded))
@@ -259,22 +253,13 @@ class Client:
             params = kdf.Argon2idParams(opslimit, memlimit_kib)  # refuses anything below the floor
             keys = passphrase_keys(passphrase, salt, params)
         else:
-            raise VellumError("A passphrase or a recovery phrase is needed to log in.", code="login_failed")
+            raise LoginFailed("A passphrase or a recovery phrase is needed to log in.")
         signer = NaclSigner.generate()
         device_id = primitives.randombytes(wire.DEVICE_ID_SIZE)
-        challenge = await api.challenge()
-        statement = wire.login_statement(origin, action, account_id, challenge, device_id, signer.public_key)
-        await api.login(
-            action,
-            {
-                "account_id": b64e(account_id),
-                "challenge": b64e(challenge),
-                "device": {"id": b64e(device_id), "signing_public": b64e(signer.public_key), "name": device_name},
-                "signature": b64e(keys.login.sign(statement)),
-                "device_signature": b64e(await signer.sign(statement)),
-            },
+        await api.log_in(
+            action, account_id, keys.login, device_id=device_id, signer=signer, device_public=signer.public_key,
+            device_name=device_name,
         )
-        api.session = Session(account_id, device_id, signer)
         chain = await api.bundle_chain(0)
         versions = bundle_public.verify_chain(None, chain, verify_signature, account_id=account_id)
         if not versions:
@@ -336,7 +321,7 @@ class Client:
             blob = store.get_setting(DEVICE_FACTOR)
             key_path = Path(data_dir) / WRAP_KEY_FILE
             if not blob or not key_path.exists():
-                raise VellumError("This device is not remembered; unlock with your passphrase.", code="not_remembered")
+                raise NotRemembered("This device is not remembered; unlock with your passphrase.")
             wrapper = SoftwareDeviceWrapper(key_path.read_bytes())
             unlocked = await account.unlock_with_device(public, settings.device_id, wrapper, blob)
         return cls(

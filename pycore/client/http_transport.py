@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from pycore.errors import NetworkError
-from pycore.sync.relay_api import HttpResponse, RelayApi, Session, StepUp
+from pycore.sync.relay_api import HttpResponse, RelayApi, Session
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -50,12 +50,11 @@ class HttpTransport(RelayApi):
         origin: str | None = None,
         *,
         session: Session | None = None,
-        step_up: StepUp | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         **options: Any,
     ) -> None:
         self.requests_http = RequestsHttp(timeout)
-        super().__init__(self.requests_http, base_url, origin or base_url, session=session, step_up=step_up, **options)
+        super().__init__(self.requests_http, base_url, origin or base_url, session=session, **options)
 
     def close(self) -> None:
         self.requests_http.close()

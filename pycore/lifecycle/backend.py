@@ -10,7 +10,7 @@ from typing import Protocol
 from pycore.envelope import SealedRecord
 from pycore.errors import (
     RelayError,
-    RotationError,
+    StepUpRequired,
 )
 from pycore.lifecycle.confirm import StepUpKey
 from pycore.rotation import Rotation, RotationBackend
@@ -60,7 +60,7 @@ class SteppedUp:
     async def publish_bundle(self, expected_version: int, bundle: bytes, rotation: Rotation | None) -> None:
         if rotation is not None and rotation.device_id is not None:
             if self.step_up is None:
-                raise RotationError("Revoking a device needs your passphrase.", code="step_up_required")
+                raise StepUpRequired("Revoking a device needs your passphrase.")
             try:
                 await self.backend.revoke_device(rotation.device_id, expected_version, bundle, self.step_up)
             except RelayError as exc:

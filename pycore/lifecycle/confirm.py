@@ -10,7 +10,8 @@ from pycore import primitives, recovery
 from pycore.account import Unlocked
 from pycore.errors import (
     BundleError,
-    DecryptionError,
+    WrongPassphrase,
+    WrongRecoveryPhrase,
 )
 from pycore.factors import (
     LoginFactorKeys,
@@ -69,7 +70,7 @@ def confirm_passphrase(public: PublicBundle, passphrase: str) -> Confirmation:
         raise BundleError("the passphrase factor has no parameters")
     keys = passphrase_keys(passphrase, meta.salt, meta.params)
     if not primitives.memcmp(keys.box.public, entry.box_public):
-        raise DecryptionError("That passphrase is not right for this account.", code="wrong_passphrase")
+        raise WrongPassphrase("That passphrase is not right for this account.")
     return Confirmation("login", entry.slot_id, keys)
 
 
@@ -79,9 +80,7 @@ def confirm_recovery(public: PublicBundle, words: Sequence[str] | str) -> Confir
     keys = recovery_keys(recovery.entropy_from_phrase(words))
     found = public.factors_of(FactorType.RECOVERY)
     if not found or not primitives.memcmp(found[0].box_public, keys.box.public):
-        raise DecryptionError(
-            "This recovery phrase belongs to an older recovery kit or another account.", code="wrong_recovery_phrase"
-        )
+        raise WrongRecoveryPhrase("This recovery phrase belongs to an older recovery kit or another account.")
     return Confirmation("recovery", found[0].slot_id, keys)
 
 

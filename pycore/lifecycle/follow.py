@@ -22,6 +22,7 @@ from pycore.errors import (
     KeyringRollback,
     RotationError,
     StaleBundle,
+    StepUpRequired,
     UnlockAgain,
 )
 from pycore.lifecycle.confirm import Confirmation, confirm_passphrase, confirm_recovery
@@ -102,7 +103,7 @@ async def confirm(
     elif recovery_phrase is not None:
         confirmation = confirm_recovery(public, recovery_phrase)
     else:
-        raise DecryptionError("Confirm with your passphrase or recovery phrase.", code="step_up_required")
+        raise StepUpRequired("Confirm with your passphrase or recovery phrase.")
     try:
         unlocked = adopt(unlocked, chain, confirmation)
     except (KeyringRollback, KeyringFork):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from pycore.errors import BundleError, FormatError, KdfParamsError, KeyringFork, KeyringRollback, UnsupportedVersion
+from pycore.public import limits
 from pycore.public.codec import Reader, Writer
 from pycore.public.kdf_params import SALT_SIZE, Argon2idParams, check_params
 
@@ -27,9 +28,9 @@ PROTOCOL_VERSION = 1  # this code's writer version, compared with a bundle's min
 BUNDLE_SIGN_LABEL = b"vellum/v1/bundle"
 BUNDLE_HANDOVER_LABEL = b"vellum/v1/bundle-handover"
 
-ACCOUNT_ID_SIZE = 16
-SLOT_ID_SIZE = 16
-DEVICE_ID_SIZE = 16
+ACCOUNT_ID_SIZE = limits.ACCOUNT_ID_SIZE
+SLOT_ID_SIZE = limits.SLOT_ID_SIZE
+DEVICE_ID_SIZE = limits.DEVICE_ID_SIZE
 HASH_SIZE = 32
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64

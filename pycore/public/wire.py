@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from pycore.errors import FormatError
-from pycore.public.codec import length_prefixed
+from pycore.public import limits
+from pycore.public.codec import b64e, length_prefixed
 
 REQUEST_LABEL = b"vellum/v1/request"
 LOGIN_LABEL = b"vellum/v1/login"
 STEP_UP_LABEL = b"vellum/v1/step-up"
 
-ACCOUNT_ID_SIZE = 16
-DEVICE_ID_SIZE = 16
+ACCOUNT_ID_SIZE = limits.ACCOUNT_ID_SIZE
+DEVICE_ID_SIZE = limits.DEVICE_ID_SIZE
 NONCE_SIZE = 16
 CHALLENGE_SIZE = 32
 PUBLIC_KEY_SIZE = 32
@@ -178,3 +179,21 @@ def step_up_statement(
         _check("challenge", challenge, CHALLENGE_SIZE),
         body_hash(body),
     )
+
+
+def signature_headers(
+    account_id: bytes, device_id: bytes, timestamp: int, nonce: bytes, signature: bytes
+) -> dict[str, str]:
+    """The headers of a signed request (the signature is over ``request_bytes`` with the same values)."""
+    return {
+        HEADER_ACCOUNT: b64e(account_id),
+        HEADER_DEVICE: b64e(device_id),
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_NONCE: b64e(nonce),
+        HEADER_SIGNATURE: b64e(signature),
+    }
+
+
+def step_up_header(kind: str, challenge: bytes, signature: bytes) -> str:
+    """The ``Vellum-Step-Up`` value: ``<key kind>.<challenge>.<signature over step_up_statement>``."""
+    return f"{kind}.{b64e(challenge)}.{b64e(signature)}"

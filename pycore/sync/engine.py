@@ -52,9 +52,9 @@ from pycore.envelope import (
     open_records,
     seal_records,
 )
-from pycore.errors import FormatError, NetworkError, SyncError, VellumError
-from pycore.merge import merge_notes
-from pycore.notes import Note, conflicted_copy_title, decode_note, encode_note
+from pycore.errors import FormatError, NetworkError, StaleEpoch, SyncError, VellumError
+from pycore.merge import conflicted_copy, resolve
+from pycore.notes import Note, decode_note, encode_note
 from pycore.sync.types import (
     Batch,
     LocalRecord,
@@ -398,19 +398,20 @@ class SyncEngine:
             our_note = decode_note(ours.payload)
         except FormatError:
             return
-        merged: Note | None = None
         try:
             their_note = decode_note(theirs.payload)
             base_note = None
             if isinstance(ancestor, OpenedRecord) and ancestor.record_type == RecordType.NOTE:
                 base_note = decode_note(ancestor.payload)
-            merged = merge_notes(base_note, our_note, their_note)
-        except FormatError:
-            merged = None
-        if merged is None:
-            self._conflicted_copy(step, our_note, report)
+        except FormatError:  # theirs (or the ancestor) does not decode: nothing to merge with, keep both
+            self._conflicted_copy(step, conflicted_copy(our_note, self.device_name, self._now_ms()), report)
             return
-        payload = encode_note(merged)
+        outcome = resolve(base_note, our_note, their_note, device_name=self.device_name, now_ms=self._now_ms())
+        if outcome.copy is not None:
+            self._conflicted_copy(step, outcome.copy, report)
+            return
+        assert outcome.merged is not None
+        payload = encode_note(outcome.merged)
         if payload != theirs.payload:
             report.merged += 1
             self._requeue(step, change, RecordType.NOTE, payload, change)
@@ -428,8 +429,8 @@ class SyncEngine:
         step.reseal_base = merge_base
         step.changed = True
 
-    def _conflicted_copy(self, step: _Step, ours: Note, report: SyncReport) -> None:
-        copy = Note(conflicted_copy_title(ours.title, self.device_name, self._now_ms()), ours.body, ours.updated_at)
+    @staticmethod
+    def _conflicted_copy(step: _Step, copy: Note, report: SyncReport) -> None:
         copy_id = new_record_id()
         step.copies.append(PlainRecord(copy_id, 1, NO_PREVIOUS, RecordType.NOTE, encode_note(copy)))
         step.changed = True
@@ -518,7 +519,7 @@ class SyncEngine:
             if stale:
                 stale_rounds += 1
                 if stale_rounds > 2:
-                    raise SyncError("The relay keeps refusing this device's key epoch.", code="stale_epoch")
+                    raise StaleEpoch("The relay keeps refusing this device's key epoch.")
                 await self._stale_epoch(relay_epoch, {e.record.epoch for e in entries})
                 after = None
 
@@ -558,9 +559,7 @@ class SyncEngine:
             await self.refresh_bundle()
             ours = self._unlocked.bundle.write_key.epoch
             if ours < relay_epoch or (relay_epoch == 0 and sent == {ours}):
-                raise SyncError(
-                    "The relay expects a newer key epoch but did not serve the account keys for it.", code="stale_epoch"
-                )
+                raise StaleEpoch("The relay expects a newer key epoch but did not serve the account keys for it.")
         await self.reseal_outbox()
 
     async def reseal_outbox(self) -> int:

@@ -10,11 +10,10 @@ engine's ``Transport`` and rotation's ``RotationBackend``, so both run over it u
 - ``server_busy`` (503) and ``rate_limited`` (429) are retried after ``Retry-After`` (capped), a few times.
 - Relay errors become ``RelayError`` with the relay's code; ``stale_bundle`` becomes ``StaleBundle``; a push refused
   with ``stale_epoch`` becomes a ``stale_epoch`` result for every record of the batch (the relay stores none of them).
-- Steps that need a step-up (a bundle version that changes factors, revoking another device) ask ``step_up`` to sign
-  the challenge the relay sent with ``step_up_required``, and send the same body again with the proof. The lifecycle
-  endpoints (``pycore.lifecycle.LifecycleBackend``) take an explicit ``StepUpKey`` instead — the passphrase or recovery
-  phrase just typed — fetch a challenge first and send one stepped-up request (again once with the fresh challenge of
-  a ``step_up_failed`` answer, say after it expired).
+- One step-up path: the lifecycle endpoints (``pycore.lifecycle.LifecycleBackend``) take an explicit ``StepUpKey``
+  made from the passphrase or recovery phrase just typed, fetch a challenge first and send one stepped-up request
+  (again once with the fresh challenge of a ``step_up_failed`` answer, say after it expired). Nothing signs a step-up
+  with keys kept from unlocking: a plain request the relay wants stepped up fails with ``step_up_required``.
 - ``bundle_chain`` asks from the version *before* ours, so the relay serves our pinned version again and a different
   one there (``keyring_fork``) or an older one (``keyring_rollback``) is caught by ``bundle_public.verify_chain``; a
   current version below ours is ``keyring_rollback`` too.
@@ -33,15 +32,16 @@ from urllib.parse import urlencode
 from pycore import primitives
 from pycore.account import NewAccount
 from pycore.envelope import RECORD_ID_SIZE, SealedRecord
-from pycore.errors import FormatError, KeyringRollback, RelayError, StaleBundle
+from pycore.errors import BadResponse, FormatError, KeyringRollback, RelayError, StaleBundle, Unauthenticated
+from pycore.factors import SigningKeyPair
 from pycore.lifecycle.confirm import StepUpKey
-from pycore.public import wire
+from pycore.public import limits, wire
 from pycore.public.codec import b64d, b64e
 from pycore.sync.types import ChangePage, PushItem, PushResult, PushStatus, Signer
 
 API = "/api/v1"
-MAX_BATCH = 256  # the relay's BATCH_MAX_RECORDS default
-MAX_FEED_LIMIT = 1000
+MAX_BATCH = limits.BATCH_MAX_RECORDS
+MAX_FEED_LIMIT = limits.FEED_MAX_LIMIT
 MAX_RETRY_WAIT = 5.0
 MAX_ATTEMPTS = 4
 MAX_SEQ = 2**53 - 1
@@ -58,10 +58,6 @@ class HttpFunction(Protocol):
     """One HTTP exchange. Raises ``pycore.sync.NetworkError`` when the relay cannot be reached."""
 
     async def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> HttpResponse: ...
-
-
-StepUp = Callable[[str, bytes, bytes], Awaitable[tuple[str, bytes]]]
-"""step_up(action, challenge, body) -> (key kind "login" or "recovery", signature over wire.step_up_statement)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +114,6 @@ class RelayApi:
         origin: str,
         *,
         session: Session | None = None,
-        step_up: StepUp | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -126,7 +121,6 @@ class RelayApi:
         self.base_url = base_url.rstrip("/")
         self.origin = origin
         self.session = session
-        self.step_up = step_up
         self.clock = clock
         self.sleep = sleep
         self.clock_offset = 0.0  # relay time - local time, learnt from clock_skew answers
@@ -138,20 +132,14 @@ class RelayApi:
 
     async def _headers(self, method: str, path: str, query: str, body: bytes) -> dict[str, str]:
         if self.session is None:
-            raise RelayError("This device is not logged in.", code="unauthenticated")
+            raise Unauthenticated("This device is not logged in.")
         s = self.session
         timestamp = int(self.clock() + self.clock_offset)
         nonce = primitives.randombytes(wire.NONCE_SIZE)
         message = wire.request_bytes(
             self.origin, method, path, query, s.account_id, s.device_id, timestamp, nonce, wire.body_hash(body)
         )
-        return {
-            wire.HEADER_ACCOUNT: b64e(s.account_id),
-            wire.HEADER_DEVICE: b64e(s.device_id),
-            wire.HEADER_TIMESTAMP: str(timestamp),
-            wire.HEADER_NONCE: b64e(nonce),
-            wire.HEADER_SIGNATURE: b64e(await s.signer.sign(message)),
-        }
+        return wire.signature_headers(s.account_id, s.device_id, timestamp, nonce, await s.signer.sign(message))
 
     async def call(
         self,
@@ -161,22 +149,20 @@ class RelayApi:
         query: Mapping[str, str | int] | None = None,
         body: Any = None,
         signed: bool = True,
-        step_up_action: str | None = None,
-        step_up_key: StepUpKey | None = None,
+        step_up: tuple[str, StepUpKey] | None = None,
     ) -> Any:
         """Send one request to ``/api/v1{path}`` and return its JSON answer; relay errors raise ``RelayError``.
 
-        With ``step_up_key`` (and ``step_up_action``) the request carries a step-up proof signed by that key over a
-        challenge fetched first; without it, a ``step_up_required`` answer is signed by the ``step_up`` callback."""
+        With ``step_up`` (the action and the key just confirmed) the request carries a step-up proof signed by that
+        key over a challenge fetched first."""
         full_path = API + path
         query_string = urlencode(sorted((k, str(v)) for k, v in (query or {}).items()))
         raw = dumps(body) if body is not None else b""
         url = self.base_url + full_path + (f"?{query_string}" if query_string else "")
         proof: str | None = None
-        proof_retried = False
-        if step_up_key is not None and step_up_action is not None:
-            proof = self._proof(step_up_key, step_up_action, await self.step_up_challenge(), raw)
-        skew_retried = False
+        if step_up is not None:
+            proof = self._proof(step_up, await self.step_up_challenge(), raw)
+        proof_retried = skew_retried = False
         attempt = 0
         while True:
             attempt += 1
@@ -192,7 +178,7 @@ class RelayApi:
                 try:
                     return json.loads(response.body.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError):
-                    raise RelayError("The relay's answer is not JSON.", code="bad_response") from None
+                    raise BadResponse("The relay's answer is not JSON.") from None
             error = self._error(response)
             if error.code == "clock_skew" and signed and not skew_retried and "server_time" in error.extra:
                 skew_retried = True
@@ -202,38 +188,26 @@ class RelayApi:
                 await self.sleep(min(self._retry_after(response, error), MAX_RETRY_WAIT))
                 continue
             if (
-                error.code == "step_up_required"
-                and step_up_action is not None
-                and self.step_up is not None
-                and self.session is not None
-                and proof is None
-            ):
-                challenge = _bytes(error.extra, "challenge", wire.CHALLENGE_SIZE)
-                kind, signature = await self.step_up(step_up_action, challenge, raw)
-                proof = f"{kind}.{b64e(challenge)}.{b64e(signature)}"
-                continue
-            if (
                 error.code in ("step_up_failed", "step_up_required")
-                and step_up_key is not None
-                and step_up_action is not None
+                and step_up is not None
                 and not proof_retried
                 and "challenge" in error.extra
             ):
                 # The challenge expired or was spent (a retried request): sign the fresh one the relay sent, once.
                 proof_retried = True
-                challenge = _bytes(error.extra, "challenge", wire.CHALLENGE_SIZE)
-                proof = self._proof(step_up_key, step_up_action, challenge, raw)
+                proof = self._proof(step_up, _bytes(error.extra, "challenge", wire.CHALLENGE_SIZE), raw)
                 continue
             if error.code == "stale_bundle":
                 raise StaleBundle(error.message)
             raise error
 
-    def _proof(self, key: StepUpKey, action: str, challenge: bytes, raw: bytes) -> str:
+    def _proof(self, step_up: tuple[str, StepUpKey], challenge: bytes, raw: bytes) -> str:
         if self.session is None:
-            raise RelayError("This device is not logged in.", code="unauthenticated")
+            raise Unauthenticated("This device is not logged in.")
         s = self.session
+        action, key = step_up
         statement = wire.step_up_statement(self.origin, action, s.account_id, s.device_id, challenge, raw)
-        return f"{key.kind}.{b64e(challenge)}.{b64e(key.sign(statement))}"
+        return wire.step_up_header(key.kind, challenge, key.sign(statement))
 
     @staticmethod
     def _error(response: HttpResponse) -> RelayError:
@@ -243,7 +217,7 @@ class RelayApi:
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("code"), str):
             detail = f"The relay answered HTTP {response.status}."
-            return RelayError(detail, code="bad_response", status=response.status)
+            return BadResponse(detail, status=response.status)
         text = data.get("detail") if isinstance(data.get("detail"), str) else ""
         extra = {k: v for k, v in data.items() if k not in ("code", "detail")}
         return RelayError(str(text), code=data["code"], status=response.status, extra=extra)
@@ -316,6 +290,33 @@ class RelayApi:
         answer: dict[str, Any] = await self.call("POST", path, body=dict(fields), signed=False)
         return answer
 
+    async def log_in(
+        self,
+        action: str,
+        account_id: bytes,
+        login_key: SigningKeyPair,
+        *,
+        device_id: bytes,
+        signer: Signer,
+        device_public: bytes,
+        device_name: str,
+    ) -> None:
+        """Log this device in with the login key (``action`` "login") or the recovery login key ("recovery_login"): a
+        fresh challenge, the login statement signed by that key and by the device key; then sign as this device."""
+        challenge = await self.challenge()
+        statement = wire.login_statement(self.origin, action, account_id, challenge, device_id, device_public)
+        await self.login(
+            action,
+            {
+                "account_id": b64e(account_id),
+                "challenge": b64e(challenge),
+                "device": {"id": b64e(device_id), "signing_public": b64e(device_public), "name": device_name},
+                "signature": b64e(login_key.sign(statement)),
+                "device_signature": b64e(await signer.sign(statement)),
+            },
+        )
+        self.session = Session(account_id, device_id, signer)
+
     # --- signed: account and devices ------------------------------------------------------------------------------
 
     async def account(self) -> dict[str, Any]:
@@ -332,7 +333,7 @@ class RelayApi:
     async def revoke_self(self) -> None:
         """This device leaves the account (no step-up); every later request of it gets ``device_revoked``."""
         if self.session is None:
-            raise RelayError("This device is not logged in.", code="unauthenticated")
+            raise Unauthenticated("This device is not logged in.")
         await self.call("POST", f"/devices/{b64e(self.session.device_id)}/revoke", body={})
 
     # --- sync Transport -------------------------------------------------------------------------------------------
@@ -366,14 +367,14 @@ class RelayApi:
             return [PushResult(i.record.record_id, PushStatus.STALE_EPOCH, write_epoch=relay_epoch) for i in items]
         raw = _list(answer, "results")
         if len(raw) != len(items):
-            raise RelayError("The relay's answer did not match the records sent.", code="bad_response")
+            raise BadResponse("The relay's answer did not match the records sent.")
         out = []
         for item, r in zip(items, raw, strict=True):
             if not isinstance(r, dict):
                 raise FormatError("the relay's answer has a bad result")
             rid = _bytes(r, "id", RECORD_ID_SIZE)
             if rid != item.record.record_id:
-                raise RelayError("The relay's answer did not match the records sent.", code="bad_response")
+                raise BadResponse("The relay's answer did not match the records sent.")
             status = r.get("status")
             if status == "stored":
                 out.append(PushResult(rid, PushStatus.ACCEPTED, revision=_int(r, "revision")))
@@ -403,7 +404,7 @@ class RelayApi:
             body = {"keys": keys}
             raw = _list(await self.call("POST", "/records/keys", body=body), "results")
             if len(raw) != len(chunk):
-                raise RelayError("The relay's answer did not match the keys sent.", code="bad_response")
+                raise BadResponse("The relay's answer did not match the keys sent.")
             out += [isinstance(r, dict) and r.get("status") == "stored" for r in raw]
         return out
 
@@ -448,9 +449,9 @@ class RelayApi:
         body = {"expected_version": expected_version, "bundle": b64e(bundle)}
         device_id = getattr(rotation, "device_id", None)
         if isinstance(device_id, bytes):
-            await self.call("POST", f"/devices/{b64e(device_id)}/revoke", body=body, step_up_action="revoke_device")
+            await self.call("POST", f"/devices/{b64e(device_id)}/revoke", body=body)
         else:
-            await self.call("PUT", "/bundle", body=body, step_up_action="update_factors")
+            await self.call("PUT", "/bundle", body=body)
 
     async def put_records(self, records: Sequence[tuple[int, SealedRecord]]) -> list[bool]:
         results = await self.push([PushItem(r, base) for base, r in records])
@@ -471,7 +472,7 @@ class RelayApi:
     ) -> None:
         body = self._bundle_body(expected_version, bundle, login_public=login_public)
         await self.call(
-            "POST", "/account/passphrase", body=body, step_up_action="change_passphrase", step_up_key=step_up
+            "POST", "/account/passphrase", body=body, step_up=("change_passphrase", step_up)
         )
 
     async def replace_recovery_key(
@@ -479,17 +480,17 @@ class RelayApi:
     ) -> None:
         body = self._bundle_body(expected_version, bundle, recovery_login_public=recovery_login_public)
         await self.call(
-            "POST", "/account/recovery-kit", body=body, step_up_action="new_recovery_kit", step_up_key=step_up
+            "POST", "/account/recovery-kit", body=body, step_up=("new_recovery_kit", step_up)
         )
 
     async def update_factors(self, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
         body = self._bundle_body(expected_version, bundle)
-        await self.call("PUT", "/bundle", body=body, step_up_action="update_factors", step_up_key=step_up)
+        await self.call("PUT", "/bundle", body=body, step_up=("update_factors", step_up))
 
     async def revoke_device(self, device_id: bytes, expected_version: int, bundle: bytes, step_up: StepUpKey) -> None:
         body = self._bundle_body(expected_version, bundle)
         await self.call(
-            "POST", f"/devices/{b64e(device_id)}/revoke", body=body, step_up_action="revoke_device", step_up_key=step_up
+            "POST", f"/devices/{b64e(device_id)}/revoke", body=body, step_up=("revoke_device", step_up)
         )
 
     async def count_below_epoch(self, epoch: int) -> int:

@@ -297,13 +297,7 @@ class RelayClient:
         message = wire.request_bytes(
             self.origin, method, path, query, account.account_id, device.device_id, ts, nonce, wire.body_hash(body)
         )
-        return {
-            wire.HEADER_ACCOUNT: b64e(account.account_id),
-            wire.HEADER_DEVICE: b64e(device.device_id),
-            wire.HEADER_TIMESTAMP: str(ts),
-            wire.HEADER_NONCE: b64e(nonce),
-            wire.HEADER_SIGNATURE: b64e(sign(device.key, message)),
-        }
+        return wire.signature_headers(account.account_id, device.device_id, ts, nonce, sign(device.key, message))
 
     def signed(
         self,
@@ -405,7 +399,7 @@ class RelayClient:
         if key is None:
             key = account.login_key if kind == "login" else account.recovery_key
         statement = wire.step_up_statement(self.origin, action, account.account_id, device.device_id, challenge, body)
-        return f"{kind}.{b64e(challenge)}.{b64e(sign(key, statement))}"
+        return wire.step_up_header(kind, challenge, sign(key, statement))
 
     def put_bundle(self, account: Account, raw: bytes, *, expected: int | None = None, step_up: bool = False) -> Reply:
         body = dumps({"expected_version": account.version if expected is None else expected, "bundle": b64e(raw)})

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
+import pytest
+from sqlalchemy import update
+
+from backend import store
 from pycore.kdf import Argon2idParams
 from pycore.public import bundle_public as bp
+from pycore.public import limits
 from pycore.public.codec import b64d, b64e
 from tests.backend.helpers import Account, Device, RelayClient, build_bundle, dumps, new_key, passphrase_entry
 
@@ -275,3 +281,41 @@ def test_current_bundle_kdf_follows_passphrase_change(relay: RelayClient, accoun
     assert pre["kdf"]["salt"] == b64e(new_salt)
     assert relay.login(account, Device()).code == "login_failed"  # the old login key is gone
     assert relay.login(account, Device(), key=new_login).status == 200
+
+
+# --- the two username rules (pycore/public/limits.py) -----------------------------------------------------------------
+
+
+def test_register_applies_the_sign_up_rule(relay: RelayClient) -> None:
+    """Names the sign-in rule accepts but a new account may not take: too short, too long."""
+    for name in ("ab", "a", "x" * (limits.NEW_USERNAME_MAX_LENGTH + 1), "y" * limits.USERNAME_MAX_LENGTH):
+        assert limits.normalize_username(name) == name  # an existing account could have it
+        r = relay.register(Account(username=name))
+        assert (r.status, r.code) == (400, "bad_username"), (name, r)
+    for name in ("abc", "Z" * limits.NEW_USERNAME_MAX_LENGTH, "9lives", "ada@example.org"):
+        assert relay.register(Account(username=name)).status == 201, name
+
+
+@pytest.mark.parametrize("old_name", ["ab", "7", "o" * limits.USERNAME_MAX_LENGTH])
+def test_an_account_whose_name_fits_only_the_old_rule_still_signs_in(
+    app: Any, relay: RelayClient, account: Account, old_name: str
+) -> None:
+    with app.app_context(), store.write() as conn:  # made before the sign-up rule (or by another client)
+        a = store.accounts.c
+        conn.execute(update(store.accounts).where(a.account_id == account.account_id).values(username=old_name))
+    r = relay.call("POST", "/api/v1/prelogin", {"username": f" {old_name.upper()} "})
+    assert r.status == 200, r
+    assert r.json["account_id"] == b64e(account.account_id)  # the account itself, not a decoy
+    assert relay.login(account, Device(name="phone")).status == 200
+    assert relay.login(account, Device(name="tablet"), action="recovery_login").status == 200
+    assert relay.signed(account, "GET", "/api/v1/account").json["username"] == old_name
+    # A new account cannot take a name outside the sign-up rule, taken or not.
+    assert relay.register(Account(username=old_name)).code == "bad_username"
+
+
+def test_prelogin_refuses_only_names_no_account_can_have(relay: RelayClient) -> None:
+    for name in (" ", "-dash-first", "with space", "x" * (limits.USERNAME_MAX_LENGTH + 1), "ünïcode"):
+        r = relay.call("POST", "/api/v1/prelogin", {"username": name})
+        assert (r.status, r.code) == (400, "bad_username"), (name, r)
+    for name in ("q", "q" * limits.USERNAME_MAX_LENGTH):  # outside the sign-up rule: a decoy, like any unknown name
+        assert relay.call("POST", "/api/v1/prelogin", {"username": name}).status == 200

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "pycore", "pycore.errors", "pycore.public", "pycore.public.wire", "pycore.public.codec",
-    "pycore.public.bundle_public", "pycore.public.kdf_params",
+    "pycore.public.bundle_public", "pycore.public.kdf_params", "pycore.public.limits",
 }
 
 PROBE = r"""

@@ -3,11 +3,12 @@
 ``MemoryRelay`` holds one account: the bundle chain (compare-and-swap on version + 1, checked like the relay checks it),
 records with a revision compare-and-swap (``conflict``, with the relay's revision; the current record itself only when
 ``send_current_on_conflict``), the write-epoch check (``stale_epoch``: one stale record refuses the whole batch, as the
-relay does), wrapped keys per
-(revision, epoch), key-only updates only for the current revision and the write epoch (``superseded``), and a change
-feed ordered by a sequence number that moves on every change. Each device talks to it through its own
-``MemoryTransport``, which can be switched offline or made to lose answers. For unit tests and demos only: the real
-relay is ``backend/``.
+relay does), wrapped keys per (revision, epoch), key-only updates only for the current revision and the write epoch
+(``superseded``), and a change feed ordered by a sequence number that moves on every change. Each device talks to it
+through its own ``MemoryTransport`` (the engine's ``Transport`` and rotation's ``RotationBackend``), which can be
+switched offline, made to lose answers, or made to fail after some requests (a device that crashes or loses the
+network half-way through a rotation). The sync, rotation and lifecycle tests and the test-only worker commands all use
+this one. For tests and demos only: the real relay is ``backend/``.
 
 Given the account's login and recovery login public keys, it also plays the relay's key endpoints
 (``pycore.lifecycle.LifecycleBackend``): a version that changes factors needs a step-up by one of those keys, the
@@ -17,7 +18,7 @@ identity key and refuses the revoked device from then on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pycore import primitives
@@ -46,7 +47,9 @@ from pycore.sync.types import (
 
 
 class MemoryStore:
-    """The engine's ``Store`` in dictionaries: ``commit`` applies a whole batch or (on error) nothing."""
+    """The engine's ``Store`` in dictionaries: ``commit`` applies a whole batch or (on error) nothing. While
+    ``failing``, every commit fails once the batch is applied to its copies, before they replace what is kept (the
+    store contract's planted failure, tests/support/store_contract.py)."""
 
     def __init__(self) -> None:
         self.records: dict[bytes, SealedRecord] = {}
@@ -55,6 +58,7 @@ class MemoryStore:
         self.cursor: str | None = None
         self.bundle: bytes | None = None
         self.commits = 0
+        self.failing = False
 
     async def meta(self) -> StoreMeta:
         return StoreMeta(self.cursor, self.bundle)
@@ -104,6 +108,8 @@ class MemoryStore:
                 quarantined.pop(rid, None)
             else:
                 quarantined[rid] = q
+        if self.failing:
+            raise OSError("a planted commit failure")
         self.records, self.outbox_entries, self.quarantined = records, outbox, quarantined
         if batch.cursor is not None:
             self.cursor = batch.cursor
@@ -144,6 +150,16 @@ class MemoryRelay:
 
     def transport(self, device_id: bytes | None = None) -> MemoryTransport:
         return MemoryTransport(self, device_id)
+
+    @property
+    def current(self) -> PublicBundle:
+        """The newest bundle version."""
+        return parse_bundle(self.bundles[-1])
+
+    @property
+    def records(self) -> Mapping[bytes, SealedRecord]:
+        """The current record of each id (a snapshot; ``serve`` changes what the relay holds)."""
+        return {rid: row.record for rid, row in self.rows.items()}
 
     # --- bundle ---------------------------------------------------------------------------------------------------
 
@@ -273,18 +289,20 @@ class MemoryRelay:
 
 class MemoryTransport:
     """One device's connection to a ``MemoryRelay``. ``offline`` raises ``NetworkError``; ``lose_answers`` applies a
-    push and then raises as if the answer were lost."""
+    push and then raises as if the answer were lost; with ``fail_after`` set, the requests after that many raise
+    ``NetworkError`` before they reach the relay."""
 
     def __init__(self, relay: MemoryRelay, device_id: bytes | None = None) -> None:
         self.relay = relay
         self.device_id = device_id
         self.offline = False
         self.lose_answers = False
+        self.fail_after: int | None = None
         self.requests = 0
 
     def _call(self) -> None:
         self.requests += 1
-        if self.offline:
+        if self.offline or (self.fail_after is not None and self.requests > self.fail_after):
             raise NetworkError()
         if self.device_id is not None and self.device_id in self.relay.revoked:
             raise RelayError("This device was removed from the account.", code="device_revoked", status=403)

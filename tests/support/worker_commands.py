@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pycore import primitives
-from pycore.app.worker import Args, BadRequest, Handler, Locked, Unavailable, Worker
-from pycore.errors import VellumError
+from pycore.app.worker import Args, Handler, Worker
+from pycore.errors import BadRequest, DeviceKeyUnavailable, Locked, Unavailable, VellumError
 from pycore.public import wire
-from pycore.public.codec import b64e
 
 CONFORMANCE_MODULES = {
     "vectors": "tests.conformance.vectors_suite",
@@ -58,7 +57,7 @@ async def _device(worker: Worker) -> Any:
     if state.device is None:
         found = await webcrypto.load_device(_device_module(worker))
         if found is None:
-            raise webcrypto.DeviceKeyError("This device has no device key yet.")
+            raise DeviceKeyUnavailable("This device has no device key yet.")
         state.device = found
     return state.device
 
@@ -204,15 +203,7 @@ async def device_sign_request(worker: Worker, args: Args) -> dict[str, Any]:
     device = await _device(worker)
     message = wire.request_bytes(origin, method, path, query, account_id, device.device_id, timestamp, nonce, body_hash)
     signature = await browser.WebCryptoSigner(_device_module(worker), device).sign(message)
-    return {
-        "headers": {
-            wire.HEADER_ACCOUNT: b64e(account_id),
-            wire.HEADER_DEVICE: b64e(device.device_id),
-            wire.HEADER_TIMESTAMP: str(timestamp),
-            wire.HEADER_NONCE: b64e(nonce),
-            wire.HEADER_SIGNATURE: b64e(signature),
-        }
-    }
+    return {"headers": wire.signature_headers(account_id, device.device_id, timestamp, nonce, signature)}
 
 
 # --- commands: records ------------------------------------------------------------------------------------------------
@@ -320,6 +311,12 @@ async def vectors_run(worker: Worker, args: Args) -> dict[str, Any]:
     return {"results": results, "counts": counts}
 
 
+class ConformanceFailed(VellumError):
+    """A conformance suite found a primitive that disagrees with its vectors (test pages only)."""
+
+    code = "conformance_failed"
+
+
 async def primitives_run_suite(worker: Worker, args: Args) -> dict[str, Any]:
     """The shared primitives suite over external vectors (Wycheproof, BIP39, Argon2id), passed in as parsed JSON."""
     suite = _conformance("primitives")
@@ -330,7 +327,7 @@ async def primitives_run_suite(worker: Worker, args: Args) -> dict[str, Any]:
     try:
         return {"summaries": suite.run_all(vectors)}
     except AssertionError as exc:
-        raise VellumError(str(exc)[:500], code="conformance_failed") from None
+        raise ConformanceFailed(str(exc)[:500]) from None
 
 
 

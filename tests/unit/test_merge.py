@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pycore.merge import merge_lines, merge_notes, merge_text
+from pycore.merge import merge_lines, merge_notes, merge_text, resolve
 from pycore.notes import Note
 
 
@@ -72,3 +72,13 @@ def test_merge_properties(base: list[str], ours: list[str], theirs: list[str]) -
         for side in (ours, theirs):
             for line in set(side):
                 assert merged.count(line) >= side.count(line) - base.count(line)
+
+
+def test_resolve_is_the_one_policy_merge_or_a_conflicted_copy() -> None:
+    base = Note("Groceries", "eggs\nmilk\n", 1)
+    theirs = Note("Groceries", "eggs\nmilk\nbread\n", 2)
+    merged = resolve(base, Note("Groceries", "coffee\neggs\nmilk\n", 3), theirs, device_name="Laptop", now_ms=4)
+    assert merged.copy is None and merged.merged == Note("Groceries", "coffee\neggs\nmilk\nbread\n", 3)
+    clash = resolve(base, Note("Shopping", "eggs\n", 3), Note("Errands", "eggs\n", 2), device_name="Laptop", now_ms=4)
+    assert clash.merged is None and clash.copy is not None
+    assert clash.copy.body == "eggs\n" and clash.copy.title.startswith("Shopping (conflicted copy from Laptop, ")

@@ -1,5 +1,5 @@
-"""The CPython adapters without a server: the SQLite store against the in-memory one, and the relay API's signing,
-retries and error mapping over a scripted HTTP function."""
+"""The CPython adapters without a server: devices syncing through SQLite stores, and the relay API's signing, retries
+and error mapping over a scripted HTTP function. The SQLite store's own contract: tests/unit/test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from pycore.client.signer import NaclSigner
 from pycore.client.sqlite_store import SqliteStore
 from pycore.envelope import SealedRecord
 from pycore.errors import RelayError, StaleBundle
+from pycore.factors import SigningKeyPair
+from pycore.lifecycle.confirm import StepUpKey
 from pycore.primitives import crypto_sign_verify_detached, randombytes
 from pycore.public import wire
 from pycore.public.codec import b64d, b64e
 from pycore.sync.relay_api import HttpResponse, RelayApi, Session
-from pycore.sync.types import Batch, OutboxEntry, PushItem, PushStatus, Quarantine
-from tests.support.memory import MemoryStore
+from pycore.sync.types import PushItem, PushStatus
 
 from .sync_support import device, new_account, run
 
@@ -28,59 +29,6 @@ ORIGIN = "http://localhost:8000"
 
 def sealed(rid: bytes, revision: int = 1) -> SealedRecord:
     return SealedRecord(rid, revision, 1, randombytes(77), randombytes(100))
-
-
-def test_sqlite_store_matches_the_memory_store(tmp_path: Path) -> None:
-    async def go() -> None:
-        stores: list[Any] = [MemoryStore(), SqliteStore(tmp_path / "s.sqlite3")]
-        ids = sorted(randombytes(16) for _ in range(5))
-        a, b, c = sealed(ids[0]), sealed(ids[1], 3), sealed(ids[2])
-        batches = [
-            Batch(records={a.record_id: a}, cursor="5", bundle=b"bundle-1"),
-            Batch(
-                outbox={
-                    ids[1]: OutboxEntry(b, sealed(ids[1], 2), 7, (randombytes(32), randombytes(32))),
-                    ids[3]: OutboxEntry(sealed(ids[3]), None, 8),
-                },
-                quarantine={ids[2]: Quarantine(ids[2], "record_fork", 4, 9)},
-            ),
-            Batch(records={c.record_id: c}, outbox={ids[3]: None}, quarantine={ids[4]: Quarantine(ids[4], "x", 1, 1)}),
-            Batch(quarantine={ids[4]: None}, cursor="9"),
-        ]
-        for store in stores:
-            for batch in batches:
-                await store.commit(batch)
-        results = []
-        for store in stores:
-            results.append(
-                (
-                    await store.meta(),
-                    await store.get([*ids, randombytes(16)]),
-                    await store.scan(None, 10),
-                    await store.scan(ids[0], 1),
-                    await store.outbox(None, 10),
-                    await store.outbox(ids[1], 10),
-                )
-            )
-        assert results[0] == results[1]
-        meta, got, scanned, *_ = results[1]
-        assert meta.cursor == "9" and meta.bundle == b"bundle-1"
-        assert set(got) == {ids[0], ids[1], ids[2]} and got[ids[1]].pending is not None
-        assert [r.record_id for r in scanned] == [ids[0], ids[1], ids[2]]
-
-    run(go())
-
-
-def test_sqlite_store_commits_all_or_nothing(tmp_path: Path) -> None:
-    async def go() -> None:
-        store = SqliteStore(tmp_path / "s.sqlite3")
-        rid = randombytes(16)
-        bad = Batch(records={rid: sealed(rid)}, quarantine={rid: Quarantine(rid, None, 1, 1)})  # type: ignore[arg-type]
-        with pytest.raises(Exception):  # noqa: B017 (the NOT NULL violation, whatever sqlite3 calls it)
-            await store.commit(bad)
-        assert await store.get([rid]) == {}
-
-    run(go())
 
 
 def test_devices_on_sqlite_stores_merge_like_any_other(tmp_path: Path) -> None:
@@ -182,36 +130,37 @@ def test_push_maps_results_and_a_stale_epoch_refuses_the_batch() -> None:
     assert [(r.status, r.write_epoch) for r in results] == [(PushStatus.STALE_EPOCH, 2)] * 2
 
 
-def test_errors_map_to_pycore_errors_and_step_up_is_answered() -> None:
+def test_errors_map_to_pycore_errors_and_only_an_explicit_step_up_key_answers_a_step_up() -> None:
     signer = NaclSigner.generate()
-    login = NaclSigner.generate()
-    challenge = randombytes(32)
+    login = SigningKeyPair.from_seed(randombytes(32))
+    challenge, fresh = randombytes(32), randombytes(32)
     script = Script(
         (409, {"code": "stale_bundle", "detail": "Another device changed the account keys first."}, {}),
         (403, {"code": "step_up_required", "detail": "", "challenge": b64e(challenge), "action": "update_factors"}, {}),
+        (200, {"challenge": b64e(challenge)}, {}),
+        (403, {"code": "step_up_failed", "detail": "", "challenge": b64e(fresh)}, {}),
         (200, {"version": 3}, {}),
         (403, {"code": "device_revoked", "detail": "This device was removed from the account."}, {}),
     )
     api = api_with(script, signer)
     with pytest.raises(StaleBundle):
         run(api.publish_bundle(2, b"bundle", None))
-
-    async def step_up(action: str, got: bytes, body: bytes) -> tuple[str, bytes]:
-        assert api.session is not None
-        statement = wire.step_up_statement(ORIGIN, action, api.session.account_id, api.session.device_id, got, body)
-        return "login", await login.sign(statement)
-
-    api.step_up = step_up
-    run(api.publish_bundle(2, b"bundle", None))
-    first, second = script.sent[1], script.sent[2]
-    assert first[3] == second[3] and wire.HEADER_STEP_UP not in first[2]
+    # A plain request the relay wants stepped up is not signed by anything kept in memory: it fails.
+    with pytest.raises(RelayError) as refused:
+        run(api.publish_bundle(2, b"bundle", None))
+    assert refused.value.code == "step_up_required" and wire.HEADER_STEP_UP not in script.sent[1][2]
+    # The explicit key signs the challenge it fetched, then (once) the fresh one of a step_up_failed answer.
+    key = StepUpKey("login", login)
+    run(api.update_factors(2, b"bundle", key))
+    first, second = script.sent[3], script.sent[4]
+    assert first[3] == second[3]
     kind, sent_challenge, signature = second[2][wire.HEADER_STEP_UP].split(".")
-    assert kind == "login" and b64d(sent_challenge) == challenge
+    assert kind == "login" and b64d(sent_challenge) == fresh
     assert api.session is not None
     statement = wire.step_up_statement(
-        ORIGIN, "update_factors", api.session.account_id, api.session.device_id, challenge, second[3]
+        ORIGIN, "update_factors", api.session.account_id, api.session.device_id, fresh, second[3]
     )
-    crypto_sign_verify_detached(b64d(signature), statement, login.public_key)
+    crypto_sign_verify_detached(b64d(signature), statement, login.public)
     with pytest.raises(RelayError) as info:
         run(api.account())
     assert info.value.code == "device_revoked" and info.value.status == 403

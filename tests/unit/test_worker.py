@@ -22,7 +22,7 @@ import pytest
 from pycore import account, envelope, primitives
 from pycore.app.browser import ffi, webcrypto
 from pycore.app.worker import COMMANDS, Worker
-from pycore.errors import DecryptionError
+from pycore.errors import DecryptionError, DeviceKeyUnavailable
 from pycore.kdf import Argon2idParams
 from pycore.public import wire
 from pycore.public.codec import b64d, b64e
@@ -216,7 +216,7 @@ def test_adapters_map_javascript_errors() -> None:
     assert signer.public_key == info.signing_public and signer.device_id == info.device_id
     assert len(asyncio.run(signer.sign(b"m"))) == 64
     asyncio.run(fake.forget())
-    with pytest.raises(webcrypto.DeviceKeyError):
+    with pytest.raises(DeviceKeyUnavailable):
         asyncio.run(signer.sign(b"m"))
     assert "non-extractable" in repr(wrapper)
 

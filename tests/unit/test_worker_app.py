@@ -1,18 +1,17 @@
 """The worker's app commands (docs/worker-api.md) under CPython: pycore/app/worker.py → pycore/app/session.py →
 pycore/app/browser/.
 
-The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb`` packs and unpacks
-exactly like web/worker/idb-store.js (one commit = all of it or nothing), ``FakeWebCrypto`` (tests/unit/test_worker.py)
-holds the device keys, and ``RelayFetch`` answers like web/worker/fetch-http.js from the REAL relay app (Flask test
-client) — so register, sign-in, sync and devices go through the relay's actual rules. tests/browser/test_worker_app.py
-runs the same flows in Chromium with the real modules.
+The browser's JavaScript modules are replaced by stand-ins with the same contracts: ``FakeIdb``
+(tests/support/fake_idb.py) takes and keeps the same values as web/worker/idb-store.js, ``FakeWebCrypto``
+(tests/unit/test_worker.py) holds the device keys, and ``RelayFetch`` answers like web/worker/fetch-http.js from the
+REAL relay app (Flask test client) — so register, sign-in, sync and devices go through the relay's actual rules.
+tests/browser/test_worker_app.py runs the same flows in Chromium with the real modules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,16 +23,14 @@ from pycore.app.browser import ffi
 from pycore.app.browser import idb as idb_adapter
 from pycore.app.worker import COMMANDS, KEY_LIFECYCLE_COMMANDS, Worker
 from pycore.envelope import SealedRecord
-from pycore.errors import VellumError
 from pycore.primitives import randombytes
-from pycore.sync.types import Batch, OutboxEntry, Quarantine
+from pycore.sync.types import Batch
 from tests.backend.apps import make_app
 from tests.backend.helpers import ORIGIN
-from tests.support.memory import MemoryStore
+from tests.support.fake_idb import FakeIdb
 from tests.unit.test_worker import FakeWebCrypto
 
 PASSPHRASE = "correct horse battery staple"
-ID_SIZE = 16
 APP_COMMANDS = sorted(
     c for c in COMMANDS
     if c.split(".")[0] in ("app", "notes", "sync", "devices", "export", "import") and c not in KEY_LIFECYCLE_COMMANDS
@@ -41,129 +38,6 @@ APP_COMMANDS = sorted(
 
 
 # --- stand-ins for the JavaScript modules -----------------------------------------------------------------------------
-
-
-class FakeIdb:
-    """web/worker/idb-store.js in dictionaries: the same packed formats, the same all-or-nothing commit."""
-
-    def __init__(self) -> None:
-        self.local: dict[bytes, dict[str, bytes]] = {}
-        self.meta: dict[str, Any] = {}
-        self.index: dict[int, bytes] = {}
-        self.fail_next_commit = False
-        self.commits = 0
-
-    @staticmethod
-    def _part(data: bytes, pos: int) -> tuple[bytes, int]:
-        (size,) = struct.unpack_from(">I", data, pos)
-        end = pos + 4 + size
-        assert end <= len(data), "packed data is truncated"
-        return data[pos + 4 : end], end
-
-    @staticmethod
-    def _entry(value: dict[str, bytes] | None) -> bytes:
-        value = value or {}
-        flags = (1 if "b" in value else 0) | (2 if "o" in value else 0) | (4 if "q" in value else 0)
-        out = bytes((flags,))
-        for name in ("b", "o", "q"):
-            if name in value:
-                out += struct.pack(">I", len(value[name])) + value[name]
-        return out
-
-    async def acquireStoreLock(self) -> Any:
-        # One worker per test: nothing to exclude; the engine's in-worker lock still serialises its own steps.
-        return lambda: None
-
-    async def commit(self, ops: bytes) -> Any:
-        ops = bytes(ops)
-        local, meta, index = {k: dict(v) for k, v in self.local.items()}, dict(self.meta), dict(self.index)
-        pos, records = 0, 0
-        while pos < len(ops):
-            kind = ops[pos]
-            pos += 1
-            if kind == 1:
-                rid = ops[pos : pos + ID_SIZE]
-                pos += ID_SIZE
-                entry = local.get(rid, {})
-                for name in ("b", "o", "q"):
-                    action = ops[pos]
-                    pos += 1
-                    if action == 1:
-                        entry[name], pos = self._part(ops, pos)
-                    elif action == 2:
-                        entry.pop(name, None)
-                    else:
-                        assert action == 0
-                if entry:
-                    local[rid] = entry
-                else:
-                    local.pop(rid, None)
-                records += 1
-            elif kind in (2, 3):
-                (size,) = struct.unpack_from(">H", ops, pos)
-                name = ops[pos + 2 : pos + 2 + size].decode()
-                pos += 2 + size
-                if kind == 2:
-                    meta[name], pos = self._part(ops, pos)
-                else:
-                    meta.pop(name, None)
-            elif kind == 4:
-                (number,) = struct.unpack_from(">H", ops, pos)
-                index[number], pos = self._part(ops, pos + 2)
-            elif kind == 5:
-                assert pos == 1, "clear comes first"
-                local, meta, index = {}, {}, {}
-            else:
-                raise AssertionError(f"unknown op {kind}")
-        if self.fail_next_commit:
-            self.fail_next_commit = False
-            raise ffi.JsException("AbortError", "the transaction was aborted")
-        if records:
-            meta["generation"] = meta.get("generation", 0) + 1
-        self.local, self.meta, self.index = local, meta, index
-        self.commits += 1
-        return self._counts()
-
-    def _counts(self) -> Any:
-        return SimpleNamespace(
-            generation=self.meta.get("generation", 0),
-            outbox=sum(1 for v in self.local.values() if "o" in v),
-            quarantine=sum(1 for v in self.local.values() if "q" in v),
-            records=len(self.local),
-        )
-
-    async def get(self, ids: bytes) -> bytes:
-        ids = bytes(ids)
-        return b"".join(self._entry(self.local.get(ids[i : i + ID_SIZE])) for i in range(0, len(ids), ID_SIZE))
-
-    async def scan(self, after: bytes | None, limit: int) -> bytes:
-        keys = sorted(k for k in self.local if after is None or k > bytes(after))[:limit]
-        return b"".join(k + self._entry(self.local[k]) for k in keys)
-
-    async def outbox(self, after: bytes | None, limit: int) -> bytes:
-        keys = sorted(k for k, v in self.local.items() if "o" in v and (after is None or k > bytes(after)))[:limit]
-        return b"".join(struct.pack(">I", len(self.local[k]["o"])) + self.local[k]["o"] for k in keys)
-
-    async def loadMeta(self) -> bytes:
-        out = b""
-        for name, value in self.meta.items():
-            if isinstance(value, bytes):
-                raw = name.encode()
-                out += struct.pack(">H", len(raw)) + raw + struct.pack(">I", len(value)) + value
-        return out
-
-    async def loadIndex(self) -> bytes:
-        return b"".join(struct.pack(">HI", n, len(b)) + b for n, b in sorted(self.index.items()))
-
-    async def counts(self) -> Any:
-        return self._counts()
-
-    def everything(self) -> bytes:
-        """Every byte stored, for the "nothing readable" checks."""
-        parts = [b"".join(v.values()) for v in self.local.values()]
-        parts += [v for v in self.meta.values() if isinstance(v, bytes)]
-        parts += list(self.index.values())
-        return b"|".join(parts)
 
 
 class RelayFetch:
@@ -270,57 +144,6 @@ def titles(notes: list[dict[str, Any]]) -> list[str]:
     return [n["title"] for n in notes]
 
 
-# --- the store adapter ------------------------------------------------------------------------------------------------
-
-
-def test_idb_store_matches_the_memory_store() -> None:
-    def sealed(rid: bytes, revision: int = 1) -> SealedRecord:
-        return SealedRecord(rid, revision, 1, randombytes(77), randombytes(100))
-
-    async def go() -> None:
-        stores: list[Any] = [MemoryStore(), idb_adapter.IdbStore(FakeIdb())]
-        ids = sorted(randombytes(16) for _ in range(5))
-        a, b, c = sealed(ids[0]), sealed(ids[1], 3), sealed(ids[2])
-        batches = [
-            Batch(records={a.record_id: a}, cursor="5", bundle=None),
-            Batch(
-                outbox={
-                    ids[1]: OutboxEntry(b, sealed(ids[1], 2), 7, (randombytes(32), randombytes(32))),
-                    ids[3]: OutboxEntry(sealed(ids[3]), None, 8),
-                },
-                quarantine={ids[2]: Quarantine(ids[2], "record_fork", 4, 9)},
-            ),
-            Batch(records={c.record_id: c}, outbox={ids[3]: None}, quarantine={ids[4]: Quarantine(ids[4], "x", 1, 1)}),
-            Batch(quarantine={ids[4]: None}, cursor="9"),
-        ]
-        for store in stores:
-            for batch in batches:
-                await store.commit(batch)
-        results = []
-        for store in stores:
-            results.append(
-                (
-                    await store.meta(),
-                    await store.get([*ids, randombytes(16)]),
-                    await store.scan(None, 10),
-                    await store.scan(ids[0], 1),
-                    await store.outbox(None, 10),
-                    await store.outbox(ids[1], 10),
-                )
-            )
-        assert results[0] == results[1]
-        idb_store = stores[1]
-        assert idb_store.last.outbox == 1 and idb_store.last.quarantine == 1
-        # A commit that fails writes nothing.
-        idb_store._js.fail_next_commit = True
-        with pytest.raises(VellumError) as failed:
-            await idb_store.commit(Batch(records={ids[4]: sealed(ids[4])}, cursor="12"))
-        assert failed.value.code == "storage_error"
-        assert (await idb_store.meta()).cursor == "9" and ids[4] not in await idb_store.get([ids[4]])
-
-    asyncio.run(go())
-
-
 # --- the flows -------------------------------------------------------------------------------------------------------
 
 
@@ -351,7 +174,7 @@ def test_register_notes_lock_and_unlock_offline(world: Any) -> None:
     listed = laptop.ok("notes.list")["notes"]
     assert titles(listed) == ["Groceries 81c2", "Ideas"], "newest first"
     assert listed[0]["pending"] is True and listed[0]["snippet"] == "eggs flour milk"
-    assert listed[0]["quarantine"] is None and listed[0]["quarantine_message"] is None
+    assert listed[0]["quarantine"] is None and "quarantine_message" not in listed[0]  # sentences are the page's
     note = laptop.ok("notes.get", {"id": first["id"]})
     assert (note["title"], note["body"], note["pending"]) == ("Groceries 81c2", "eggs\nflour\nmilk", True)
     assert laptop.ok("notes.search", {"query": "SECRET plan"})["ids"] == [second["id"]]
@@ -582,18 +405,44 @@ def test_a_save_from_an_older_revision_merges_or_becomes_a_conflicted_copy(world
     assert phone.ok("app.status")["fingerprint"] == joined["fingerprint"]
 
 
+def test_two_tabs_saving_the_same_note_at_once_lose_no_edit(world: Any) -> None:
+    """The worker serialises a save's read-decide-commit under the store lock every tab shares (the page holds no lock
+    list): two tabs saving from the same revision at the same moment end with both edits, merged."""
+    laptop = world.profile()
+    register(laptop)
+    note = laptop.ok("notes.save", {"title": "Plan", "body": "alpha\nbeta\ngamma"})
+    tab = laptop.tab()
+    tab.ok("app.unlock", {"passphrase": PASSPHRASE, "remember": False})
+    base = laptop.ok("notes.get", {"id": note["id"]})["revision"]
+    assert tab.ok("notes.get", {"id": note["id"]})["revision"] == base
+
+    def save(profile: Profile, body: str) -> Any:
+        args = {"id": note["id"], "title": "Plan", "body": body, "base_revision": base}
+        return profile.worker.handle_json(json.dumps({"cmd": "notes.save", "args": args}))
+
+    async def both() -> list[Any]:
+        top, bottom = "zero\nalpha\nbeta\ngamma", "alpha\nbeta\ngamma\ndelta"
+        return list(await asyncio.gather(save(laptop, top), save(tab, bottom)))
+
+    replies = [json.loads(text) for text in laptop.runner.run(both())]
+    assert all(reply["ok"] for reply in replies), replies
+    merged = "zero\nalpha\nbeta\ngamma\ndelta"
+    assert laptop.ok("notes.get", {"id": note["id"]})["body"] == merged
+    assert tab.ok("notes.get", {"id": note["id"]})["body"] == merged
+    assert len(laptop.ok("notes.list")["notes"]) == 1
+
+
 def test_settings_origins_and_damaged_local_data() -> None:
-    from pycore.app.session import AppError, LocalSettings, relay_origin_of
-    from pycore.errors import FormatError
+    from pycore.app.settings import LocalSettings, relay_origin_of
+    from pycore.errors import BadRequest, FormatError, InsecureRelay
 
     assert relay_origin_of(None, "http://localhost:8000/") == "http://localhost:8000"
     assert relay_origin_of("https://relay.example/", ORIGIN) == "https://relay.example"
     assert relay_origin_of("http://127.0.0.1:9000", ORIGIN) == "http://127.0.0.1:9000"
-    for bad, code in (("http://relay.example", "insecure_relay"), ("ftp://relay.example", "bad_request"),
-                      ("https://relay.example/api", "bad_request"), ("relay.example", "bad_request")):
-        with pytest.raises(AppError) as refused:
+    for bad, error in (("http://relay.example", InsecureRelay), ("ftp://relay.example", BadRequest),
+                       ("https://relay.example/api", BadRequest), ("relay.example", BadRequest)):
+        with pytest.raises(error):
             relay_origin_of(bad, ORIGIN)
-        assert refused.value.code == code, bad
 
     settings = LocalSettings("alice", randombytes(16), randombytes(16), "Laptop", ORIGIN, 5, randombytes(60), 1.5, 9)
     assert LocalSettings.decode(settings.encode()) == settings

@@ -47,16 +47,9 @@ export function whenReady() {
 
 let replacing = null; // while a lock swaps the worker: calls wait for the fresh one
 
-// Commands that write notes run one at a time across every tab of this origin (`call` takes the lock): each tab
-// has its own worker, and a worker's "read the note's head, merge or seal, commit" must not interleave with another
-// tab's, or the second commit would replace the first one's edit instead of merging with it.
-const WRITE_LOCK = "vellum-write";
-const WRITES = new Set(["notes.save", "notes.delete", "notes.restore", "import.encrypted"]);
-
+// Serialisation is the worker's (pycore/app/runtime.py: every read-decide-commit step holds one store lock shared by
+// every tab's worker), so the page sends commands as they come.
 export async function call(cmd, args = {}) {
-  if (WRITES.has(cmd) && navigator.locks?.request) {
-    return navigator.locks.request(WRITE_LOCK, () => send(cmd, args));
-  }
   return send(cmd, args);
 }
 

@@ -2,6 +2,7 @@
 // as sign-up), dates. Everything is made with dom.js's h(): no markup strings (Trusted Types).
 
 import { h } from "./dom.js";
+import { maxLengthOf } from "./limits.js";
 import { estimateStrength } from "./passphrase-strength.js";
 
 export function formatDay(ms) {
@@ -16,7 +17,7 @@ export function textField(id, label, attrs = {}, ...after) {
 }
 
 export function passwordField(id, label, { autocomplete = "current-password", describedBy = null } = {}, ...after) {
-  return textField(id, label, { type: "password", autocomplete, maxlength: "1024", "aria-describedby": describedBy }, ...after);
+  return textField(id, label, { type: "password", autocomplete, ...maxLengthOf("passphrase_max_length"), "aria-describedby": describedBy }, ...after);
 }
 
 // A checkbox with its label, and a hint tied to it: returns [wrapper, input].

@@ -25,24 +25,6 @@ import { showToast } from "./toasts.js";
 // Sync errors with a notice of their own here (app.js then skips its generic "Sync did not finish").
 const OWN_NOTICES = new Set(["unlock_again", "device_revoked"]);
 
-// Commands after which the worker re-seals this browser's queued edits and note index under the new keys: they run
-// under the same Web Lock as note writes (engine.js), so another tab's save cannot land between that read and write.
-const WRITE_LOCK = "vellum-write";
-const RESEALS = new Set([
-  "keys.change_passphrase",
-  "keys.new_recovery_kit",
-  "keys.remember",
-  "keys.add_passkey",
-  "keys.remove_passkey",
-  "keys.revoke_device",
-  "keys.rotate",
-]);
-
-function serialized(call) {
-  return (cmd, args) =>
-    RESEALS.has(cmd) && navigator.locks?.request ? navigator.locks.request(WRITE_LOCK, () => call(cmd, args)) : call(cmd, args);
-}
-
 export class KeyLifecycle {
   #call;
   #whenReady;
@@ -67,8 +49,7 @@ export class KeyLifecycle {
   // device_name, relay_origin, fingerprint}; onSignedIn(result, username): enter the notebook (after a recovery or a
   // passkey unlock); lock(): lock every tab; requestSync(): this tab syncs if it leads, else asks the leader;
   // refreshDevices(): Settings re-reads the devices list
-  constructor({ call: engineCall, whenReady, tabs, showScreen, isUnlocked, account, onSignedIn, lock, requestSync, refreshDevices }) {
-    const call = serialized(engineCall);
+  constructor({ call, whenReady, tabs, showScreen, isUnlocked, account, onSignedIn, lock, requestSync, refreshDevices }) {
     this.#call = call;
     this.#whenReady = whenReady;
     this.#account = account;

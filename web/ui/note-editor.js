@@ -3,6 +3,7 @@
 // empty. The editor also shows why a note needs attention (quarantine, conflicted copy).
 
 import { byId, h } from "./dom.js";
+import { limits } from "./limits.js";
 import { messageFor, quarantineMessage } from "./messages.js";
 
 const SAVE_AFTER_MS = 700;
@@ -47,7 +48,7 @@ export class NoteEditor {
     return this.open && (this.#title.value !== this.#saved.title || this.#body.value !== this.#saved.body);
   }
 
-  // note: {id, title, body, updated_at, pending, quarantine, quarantine_message} or null for a new note
+  // note: {id, title, body, updated_at, pending, quarantine} or null for a new note
   show(note, { conflicted = false } = {}) {
     clearTimeout(this.#timer);
     this.open = true;
@@ -129,6 +130,11 @@ export class NoteEditor {
     const body = this.#body.value;
     if (title === this.#saved.title && body === this.#saved.body) return;
     if (this.id === null && !title.trim() && !body.trim()) return;
+    if (body.length > limits().body_max_length) {
+      // No maxlength on the body: the browser would cut a paste silently. Nothing is lost while the text stays here.
+      this.#setState("error", "Not saved: this note is too long. Move part of it into another note.");
+      return;
+    }
     const id = this.id;
     this.#setState("saving", "Saving…");
     try {
@@ -209,7 +215,7 @@ export class NoteEditor {
           "div",
           { class: "note-flag", dataset: { kind: "quarantine", code: note.quarantine }, role: "note" },
           h("strong", {}, "This note needs attention"),
-          quarantineMessage(note.quarantine, note.quarantine_message),
+          quarantineMessage(note.quarantine),
         ),
       );
     }

@@ -4,6 +4,7 @@
 
 import { busy, h } from "./dom.js";
 import { textField } from "./key-forms.js";
+import { maxLengthOf } from "./limits.js";
 import { confirmWithPassphrase } from "./passphrase-dialog.js";
 import { PasskeyError, createPasskey, forgetPasskey, passkeyOutput, passkeySupport, withPrfOutput } from "./passkeys.js";
 import { messageFor } from "./messages.js";
@@ -122,7 +123,7 @@ export class PasskeySettings {
 
   async #addPasskey() {
     const account = this.#account();
-    const [nameField, nameInput] = textField("passkey-name", "Passkey name", { maxlength: "64", autocomplete: "off" });
+    const [nameField, nameInput] = textField("passkey-name", "Passkey name", { ...maxLengthOf("passkey_name_max_length"), autocomplete: "off" });
     nameInput.value = account.device_name ? `Passkey on ${account.device_name}` : "Passkey";
     let made = null; // {credential_id, prf_salt, rp_id}: one credential per dialog, even after a wrong passphrase
     const done = await confirmWithPassphrase({

@@ -9,6 +9,7 @@
 // promise resolves to run's result, or to null when the person cancels.
 
 import { busy, h } from "./dom.js";
+import { maxLengthOf } from "./limits.js";
 import { messageFor } from "./messages.js";
 
 let dialog = null;
@@ -27,7 +28,7 @@ export function confirmWithPassphrase({ title, text, confirmLabel, danger = fals
     type: "password",
     autocomplete: "current-password",
     required: true,
-    maxlength: "1024",
+    ...maxLengthOf("passphrase_max_length"),
   });
   const error = h("p", { class: "form-error", role: "alert" });
   const cancel = h("button", { type: "button", class: "button ghost" }, "Cancel");

@@ -12,6 +12,7 @@ import { busy, byId, h } from "./dom.js";
 import { defaultDeviceName } from "./device-name.js";
 import { knownAccount } from "./durability.js";
 import { StrengthMeter, checkField, passwordField, splitPhrase, textField } from "./key-forms.js";
+import { maxLengthOf } from "./limits.js";
 import { messageFor } from "./messages.js";
 
 const WORDS = 24;
@@ -45,7 +46,7 @@ function buildScreen() {
     autocomplete: "username",
     autocapitalize: "none",
     spellcheck: "false",
-    maxlength: "64",
+    ...maxLengthOf("username_max_length"), // any existing name: the relay's sign-in rule
   });
   const suggestions = h("div", { class: "word-suggestions", id: "recover-suggestions", hidden: true });
   const wordsError = h("p", { class: "form-error", id: "recover-error", role: "alert" });

@@ -3,15 +3,16 @@
 
 import { busy, byId } from "./dom.js";
 import { defaultDeviceName } from "./device-name.js";
+import { isNewUsername, limits } from "./limits.js";
 import { messageFor } from "./messages.js";
 import { estimateStrength } from "./passphrase-strength.js";
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$/;
-
+// The sign-up rule (ui/limits.js); signing in takes any name and lets the relay judge it.
 function checkUsername(value) {
   if (!value) return "Choose a username.";
-  if (!USERNAME.test(value)) {
-    return "Use 3 to 64 letters, digits, or . _ @ + -, starting with a letter or digit.";
+  if (!isNewUsername(value)) {
+    const { new_username_min_length: min, new_username_max_length: max } = limits();
+    return `Use ${min} to ${max} letters, digits, or . _ @ + -, starting with a letter or digit.`;
   }
   return null;
 }

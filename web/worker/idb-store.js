@@ -1,23 +1,24 @@
-// The account's ciphertext in IndexedDB, for the crypto worker only (pycore/app/browser/'s IdbStore calls this module
-// through Pyodide as `vellum_idb`).
+// The account's ciphertext in IndexedDB, for the crypto worker only (pycore/app/browser/idb.py's IdbStore calls this
+// module through Pyodide as `vellum_idb`).
 //
 // Everything stored here was sealed (or is public) before it arrived: records, outbox entries and quarantine notes are
-// opaque byte strings that Python encoded, the note index is sealed shards, settings hold no key in the clear. This
-// module never sees plaintext and cannot read what it stores.
+// opaque byte strings, the note index is sealed shards, settings hold no key in the clear. This module never sees
+// plaintext and cannot read what it stores: it is an object store with a batched commit, not a codec. The byte
+// formats of the values are pycore/app/browser/idb.py's alone (its docstring says why the line is drawn there).
 //
-// Bytes cross the Python/JavaScript bridge once per call: a whole sync batch goes in as ONE Uint8Array of packed
-// operations and is committed in ONE IndexedDB transaction (all of it or nothing); reads come back packed the same way.
+// What it keeps, in the object stores of idb.js's SCHEMA:
+//   local: one entry per record id (the 16-byte binary key): {b, o, q} = base, outbox entry, quarantine note, each a
+//          Uint8Array, present only when set; po / pq = the id again while o / q is set (keys of the sparse indexes
+//          "outbox" and "quarantine", derived here from the entry, never handed in)
+//   meta:  named Uint8Arrays (sync cursor, bundle and pin, the app's settings) and GENERATION (a number, kept here)
+//   index: the sealed note-index shards, by shard number
+//
+// Arguments and answers are plain values Pyodide converts in one step each way (to_js / to_py): Uint8Array for bytes,
+// arrays for lists, numbers, strings, `undefined` for "nothing". Answers never hold null (Pyodide turns it into
+// jsnull, not None). A whole sync batch is ONE commit call applied in ONE IndexedDB transaction: all of it or nothing.
 // Nothing inside a transaction awaits anything but IndexedDB itself (awaiting fetch, WebCrypto or Python ends it).
 // Durability is the browser's default (relaxed in Chromium since 121, as in Firefox and Safari): a committed save
 // survives a crash of the tab or the browser; a power cut within a few seconds of it may lose it.
-//
-// Packed formats (big-endian; ids are 16 bytes; a "part" is u32 length + bytes):
-//   commit ops:  0x01 record: id, then base, outbox, quarantine, each u8 action (0 keep | 1 set + part | 2 delete)
-//                0x02 meta put: u16 name length + UTF-8 name, part      0x03 meta delete: u16 name length + name
-//                0x04 index put: u16 shard number, part                 0x05 clear the account's data (first op only)
-//   local entry: u8 flags (1 base | 2 outbox | 4 quarantine), then a part for each flag set, in that order
-//   get -> one local entry per id asked, in order; scan -> id + local entry each; outbox -> a part each;
-//   loadMeta -> u16 name length + name + part each; loadIndex -> u16 shard number + part each.
 
 import { completed, openDatabase, promised } from "./idb.js";
 
@@ -26,171 +27,40 @@ const LOCAL = "local";
 const META = "meta";
 const INDEX = "index";
 const GENERATION = "generation"; // meta: a counter every commit of records bumps, so other tabs can tell
-const FLAG_BASE = 1;
-const FLAG_OUTBOX = 2;
-const FLAG_QUARANTINE = 4;
-const PARTS = [
-  ["b", FLAG_BASE],
-  ["o", FLAG_OUTBOX],
-  ["q", FLAG_QUARANTINE],
-];
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const utf8Encoder = new TextEncoder();
-
-// --- packing ---------------------------------------------------------------------------------------------------------
-
-class Reader {
-  constructor(bytes) {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("expected a Uint8Array");
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.pos = 0;
-  }
-
-  get done() {
-    return this.pos >= this.bytes.length;
-  }
-
-  #need(size) {
-    if (this.pos + size > this.bytes.length) throw new RangeError("packed data is truncated");
-  }
-
-  u8() {
-    this.#need(1);
-    return this.bytes[this.pos++];
-  }
-
-  u16() {
-    this.#need(2);
-    const value = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return value;
-  }
-
-  u32() {
-    this.#need(4);
-    const value = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return value;
-  }
-
-  // A copy, never a view: IndexedDB would otherwise store the whole underlying buffer.
-  take(size) {
-    this.#need(size);
-    const out = this.bytes.slice(this.pos, this.pos + size);
-    this.pos += size;
-    return out;
-  }
-
-  part() {
-    return this.take(this.u32());
-  }
-
-  name() {
-    return utf8.decode(this.take(this.u16()));
-  }
-}
-
-class Writer {
-  constructor() {
-    this.chunks = [];
-    this.size = 0;
-  }
-
-  #push(chunk) {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-  }
-
-  u8(value) {
-    this.#push(Uint8Array.of(value));
-  }
-
-  u16(value) {
-    this.#push(Uint8Array.of(value >>> 8, value & 0xff));
-  }
-
-  u32(value) {
-    this.#push(Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff));
-  }
-
-  raw(bytes) {
-    this.#push(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-  }
-
-  part(bytes) {
-    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    this.u32(b.length);
-    this.#push(b);
-  }
-
-  finish() {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
-}
-
-function writeEntry(w, entry) {
-  let flags = 0;
-  for (const [field, flag] of PARTS) if (entry?.[field]) flags |= flag;
-  w.u8(flags);
-  for (const [field] of PARTS) if (entry?.[field]) w.part(entry[field]);
-}
+const PARTS = ["b", "o", "q"]; // base, outbox entry, quarantine note: the order of a record's parts everywhere here
 
 function checkId(id) {
   if (!(id instanceof Uint8Array) || id.length !== ID_SIZE) throw new TypeError(`a record id is ${ID_SIZE} bytes`);
   return id;
 }
 
+// A Uint8Array that owns its whole buffer: IndexedDB would otherwise store all of the buffer a view looks into.
+function own(bytes) {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+// A part of a commit: a Uint8Array to set, false to keep what is stored, undefined (or null) to delete it.
+function action(value, what) {
+  if (value instanceof Uint8Array) return own(value);
+  if (value === false || value === undefined || value === null) return value ?? undefined;
+  throw new TypeError(`${what} must be bytes, false (keep) or nothing (delete)`);
+}
+
 function afterRange(after) {
   return after ? IDBKeyRange.lowerBound(checkId(after).slice(), true) : undefined;
 }
 
-// --- writes ----------------------------------------------------------------------------------------------------------
-
-function parseOps(ops) {
-  const r = new Reader(ops);
-  const parsed = { clear: false, records: [], metaPut: [], metaDelete: [], index: [] };
-  let first = true;
-  while (!r.done) {
-    const kind = r.u8();
-    if (kind === 0x01) {
-      const id = r.take(ID_SIZE);
-      const actions = {};
-      for (const [field] of PARTS) {
-        const action = r.u8();
-        if (action === 1) actions[field] = r.part();
-        else if (action === 2) actions[field] = null;
-        else if (action !== 0) throw new RangeError("unknown record action");
-      }
-      parsed.records.push([id, actions]);
-    } else if (kind === 0x02) {
-      parsed.metaPut.push([r.name(), r.part()]);
-    } else if (kind === 0x03) {
-      parsed.metaDelete.push(r.name());
-    } else if (kind === 0x04) {
-      parsed.index.push([r.u16(), r.part()]);
-    } else if (kind === 0x05 && first) {
-      parsed.clear = true;
-    } else {
-      throw new RangeError(`unknown operation ${kind}`);
-    }
-    first = false;
-  }
-  return parsed;
+// A stored entry's parts as an answer: [base, outbox, quarantine], undefined where there is none.
+function partsOf(entry) {
+  return PARTS.map((field) => entry?.[field] ?? undefined);
 }
 
 function merged(id, current, actions) {
   const next = {};
-  for (const [field] of PARTS) {
-    const value = field in actions ? actions[field] : current?.[field];
+  PARTS.forEach((field, i) => {
+    const value = actions[i] === false ? current?.[field] : actions[i];
     if (value) next[field] = value;
-  }
+  });
   if (!next.b && !next.o && !next.q) return null;
   // The sparse indexes list the ids that have an outbox entry or a quarantine note.
   if (next.o) next.po = id;
@@ -200,7 +70,7 @@ function merged(id, current, actions) {
 
 // The sync engine's cross-tab lock: resolves, once granted, with the function that releases it. Every tab's crypto
 // worker runs its own engine over this one database; holding this between reading records and committing a decision
-// keeps another tab's commit from landing in between (pycore.browser.StoreLock).
+// keeps another tab's commit from landing in between (pycore/app/browser/idb.py's StoreLock).
 const STORE_LOCK = "vellum-store";
 
 export function acquireStoreLock() {
@@ -210,52 +80,76 @@ export function acquireStoreLock() {
   });
 }
 
-// Apply a packed batch in one transaction. Resolves when it is durable; an error aborts it and nothing is written.
+// --- writes ----------------------------------------------------------------------------------------------------------
+
+// Apply one batch in one transaction; resolves when it is durable. Any failure aborts the transaction, including a
+// bad argument found after earlier writes were placed, and then nothing at all is written.
+//   clear:   true: forget the account's data (local, meta, index; not the device keys) before the rest
+//   records: [[id, base, outbox, quarantine], ...], each part as in action() above
+//   meta:    [[name, Uint8Array to set | undefined to delete], ...]
+//   index:   [[shard number, Uint8Array], ...]
 // Answers {generation, outbox, quarantine}: the store's change counter and the counts after this commit.
-export async function commit(ops) {
-  const { clear, records, metaPut, metaDelete, index } = parseOps(ops);
+export async function commit(clear, records = [], meta = [], index = []) {
   const db = await openDatabase();
   const tx = db.transaction([LOCAL, META, INDEX], "readwrite");
   const done = completed(tx);
-  const local = tx.objectStore(LOCAL);
-  const meta = tx.objectStore(META);
-  const shards = tx.objectStore(INDEX);
   const answer = { generation: 0, outbox: 0, quarantine: 0 };
-  if (clear) {
-    local.clear();
-    meta.clear();
-    shards.clear();
-  }
-  for (const [name, value] of metaPut) meta.put(value, name);
-  for (const name of metaDelete) meta.delete(name);
-  for (const [number, blob] of index) shards.put(blob, number);
-
-  // Counting is placed after the last write, so it sees them (requests run in the order they are placed).
-  const finish = () => {
-    const generation = meta.get(GENERATION);
-    generation.onsuccess = () => {
-      const current = typeof generation.result === "number" ? generation.result : 0;
-      answer.generation = records.length ? current + 1 : current;
-      if (records.length) meta.put(answer.generation, GENERATION);
+  try {
+    const local = tx.objectStore(LOCAL);
+    const metaStore = tx.objectStore(META);
+    const shards = tx.objectStore(INDEX);
+    if (clear === true) {
+      local.clear();
+      metaStore.clear();
+      shards.clear();
+    }
+    for (const [name, value] of meta) {
+      if (typeof name !== "string" || name === GENERATION) throw new TypeError("a meta name is a string");
+      const next = action(value, `meta ${name}`);
+      if (next === false) throw new TypeError(`meta ${name}: nothing to keep`);
+      if (next === undefined) metaStore.delete(name);
+      else metaStore.put(next, name);
+    }
+    for (const [number, blob] of index) {
+      if (!Number.isInteger(number) || number < 0 || !(blob instanceof Uint8Array)) {
+        throw new TypeError("an index shard is a number and bytes");
+      }
+      shards.put(own(blob), number);
+    }
+    // Counting is placed after the last write, so it sees them (requests run in the order they are placed).
+    const finish = () => {
+      const generation = metaStore.get(GENERATION);
+      generation.onsuccess = () => {
+        const current = typeof generation.result === "number" ? generation.result : 0;
+        answer.generation = records.length ? current + 1 : current;
+        if (records.length) metaStore.put(answer.generation, GENERATION);
+      };
+      local.index("outbox").count().onsuccess = (event) => {
+        answer.outbox = event.target.result;
+      };
+      local.index("quarantine").count().onsuccess = (event) => {
+        answer.quarantine = event.target.result;
+      };
     };
-    local.index("outbox").count().onsuccess = (event) => {
-      answer.outbox = event.target.result;
-    };
-    local.index("quarantine").count().onsuccess = (event) => {
-      answer.quarantine = event.target.result;
-    };
-  };
-  let waiting = records.length;
-  if (waiting === 0) finish();
-  for (const [id, actions] of records) {
-    const read = local.get(id);
-    read.onsuccess = () => {
-      const next = merged(id, read.result, actions);
-      if (next) local.put(next, id);
-      else local.delete(id);
-      waiting -= 1;
-      if (waiting === 0) finish();
-    };
+    let waiting = records.length;
+    if (waiting === 0) finish();
+    for (const [rawId, ...parts] of records) {
+      const id = own(checkId(rawId));
+      if (parts.length !== PARTS.length) throw new TypeError("a record is [id, base, outbox, quarantine]");
+      const actions = parts.map((part, i) => action(part, `part ${PARTS[i]}`));
+      const read = local.get(id);
+      read.onsuccess = () => {
+        const next = merged(id, read.result, actions);
+        if (next) local.put(next, id);
+        else local.delete(id);
+        waiting -= 1;
+        if (waiting === 0) finish();
+      };
+    }
+  } catch (err) {
+    done.catch(() => {}); // the abort below rejects it; the caller gets `err`
+    tx.abort();
+    throw err;
   }
   await done;
   return answer;
@@ -263,27 +157,18 @@ export async function commit(ops) {
 
 // --- reads -----------------------------------------------------------------------------------------------------------
 
-// The local entries of the ids asked (n x 16 bytes), in the same order; an id with nothing stored has flags 0.
+// For each id asked (16-byte Uint8Arrays), in order: its [base, outbox, quarantine], or undefined when none is stored.
 export async function get(ids) {
-  if (!(ids instanceof Uint8Array) || ids.length % ID_SIZE !== 0) throw new TypeError("ids are 16 bytes each");
+  const asked = Array.from(ids, checkId);
   const db = await openDatabase();
   const tx = db.transaction(LOCAL, "readonly");
   const local = tx.objectStore(LOCAL);
-  const count = ids.length / ID_SIZE;
-  const found = new Array(count);
-  for (let i = 0; i < count; i += 1) {
-    const request = local.get(ids.subarray(i * ID_SIZE, (i + 1) * ID_SIZE));
-    request.onsuccess = () => {
-      found[i] = request.result;
-    };
-  }
-  await completed(tx);
-  const w = new Writer();
-  for (const entry of found) writeEntry(w, entry);
-  return w.finish();
+  const [found] = await Promise.all([Promise.all(asked.map((id) => promised(local.get(id)))), completed(tx)]);
+  return found.map((entry) => (entry ? partsOf(entry) : undefined));
 }
 
-// Every local entry with an id after `after` (null: from the start), in id order, at most `limit`.
+// Every local entry with an id after `after` (nothing: from the start), in id order, at most `limit`:
+// [[id, base, outbox, quarantine], ...].
 export async function scan(after, limit) {
   const db = await openDatabase();
   const tx = db.transaction(LOCAL, "readonly");
@@ -294,15 +179,10 @@ export async function scan(after, limit) {
     promised(local.getAll(range, limit)),
     completed(tx),
   ]);
-  const w = new Writer();
-  for (let i = 0; i < keys.length; i += 1) {
-    w.raw(new Uint8Array(keys[i]));
-    writeEntry(w, values[i]);
-  }
-  return w.finish();
+  return keys.map((key, i) => [new Uint8Array(key), ...partsOf(values[i])]);
 }
 
-// Outbox entries by record id after `after`, at most `limit`.
+// The outbox entries of the ids after `after`, in id order, at most `limit`: [outbox entry, ...].
 export async function outbox(after, limit) {
   const db = await openDatabase();
   const tx = db.transaction(LOCAL, "readonly");
@@ -310,39 +190,33 @@ export async function outbox(after, limit) {
     promised(tx.objectStore(LOCAL).index("outbox").getAll(afterRange(after), limit)),
     completed(tx),
   ]);
-  const w = new Writer();
-  for (const value of values) w.part(value.o);
-  return w.finish();
+  return values.map((value) => value.o);
 }
 
+// Every named value of meta: [[name, Uint8Array], ...] (GENERATION is this module's own and left out).
 export async function loadMeta() {
   const db = await openDatabase();
   const tx = db.transaction(META, "readonly");
   const store = tx.objectStore(META);
   const [keys, values] = await Promise.all([promised(store.getAllKeys()), promised(store.getAll()), completed(tx)]);
-  const w = new Writer();
-  for (let i = 0; i < keys.length; i += 1) {
-    if (typeof keys[i] !== "string" || !(values[i] instanceof Uint8Array)) continue;
-    const name = utf8Encoder.encode(keys[i]);
-    w.u16(name.length);
-    w.raw(name);
-    w.part(values[i]);
-  }
-  return w.finish();
+  const out = [];
+  keys.forEach((key, i) => {
+    if (typeof key === "string" && values[i] instanceof Uint8Array) out.push([key, values[i]]);
+  });
+  return out;
 }
 
+// Every index shard: [[shard number, Uint8Array], ...] in shard order.
 export async function loadIndex() {
   const db = await openDatabase();
   const tx = db.transaction(INDEX, "readonly");
   const store = tx.objectStore(INDEX);
   const [keys, values] = await Promise.all([promised(store.getAllKeys()), promised(store.getAll()), completed(tx)]);
-  const w = new Writer();
-  for (let i = 0; i < keys.length; i += 1) {
-    if (typeof keys[i] !== "number" || !(values[i] instanceof Uint8Array)) continue;
-    w.u16(keys[i]);
-    w.part(values[i]);
-  }
-  return w.finish();
+  const out = [];
+  keys.forEach((key, i) => {
+    if (typeof key === "number" && values[i] instanceof Uint8Array) out.push([key, values[i]]);
+  });
+  return out;
 }
 
 // {generation, outbox, quarantine, records}: cheap, for the sync status and to notice another tab's writes.

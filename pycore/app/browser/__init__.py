@@ -8,5 +8,5 @@ IndexedDB: AES-256-GCM (wrap = 12-byte random IV | ciphertext and tag) and Ed255
 only the device id and the raw Ed25519 public key do.
 
 JavaScript failures arrive as ``JsException`` and leave as pycore errors: a blob this device's key cannot open is a
-``DecryptionError``; a missing, damaged or unsupported device key is a ``DeviceKeyError``.
+``DecryptionError``; a missing, damaged or unsupported device key is a ``DeviceKeyUnavailable``.
 """

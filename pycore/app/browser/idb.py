@@ -1,17 +1,40 @@
-"""IndexedDB (``web/worker/idb-store.js``) as the sync engine's ``Store`` and the notebook's ``IndexStore``."""
+"""IndexedDB (``web/worker/idb-store.js``) as the sync engine's ``Store`` and the notebook's ``IndexStore``, and the
+one codec of what it stores.
+
+Where the format lives: here, and only here. Per record id IndexedDB keeps up to three opaque byte strings (the base
+record, the outbox entry, the quarantine note), plus named meta values and the index shards; their byte layouts are
+defined below. ``idb-store.js`` stores and returns them untouched: it knows the shape of its own object stores and
+derives its two index keys from that shape ("this id has an outbox entry / a quarantine note"), nothing more. The
+bridge carries plain values, not a second packed format: lists, ``bytes``, ``None`` (nothing / delete) and ``False``
+(keep), which Pyodide converts in one call each way (``to_js`` / ``to_py``). So nothing is packed on one side of the
+bridge and unpacked on the other, and the unit tests' stand-in (tests/support/fake_idb.py) is a dictionary with the
+same calls that runs this codec for real.
+
+Why Python owns the format rather than JavaScript: the values are pycore's types (``SealedRecord``, ``OutboxEntry``,
+``Quarantine``, ``Pin``), made and read only here; JavaScript never needs to look inside one, and Python's codec runs
+under CPython in every unit test. The stored bytes are the same as before this split, so existing databases open as
+they are (no schema upgrade).
+
+Value formats (big-endian; ``STORE_FORMAT_V1`` where a value carries a format byte):
+  sealed record  record id (16), revision u64, epoch u32, wrapped-key size u16, wrapped key, content size u32, content
+  outbox entry   format u8, queued_at u64 (ms), number of sent hashes u8, the hashes (32 bytes each), the sealed
+                 record, then the sealed merge base if there is one
+  quarantine     format u8, revision u64, at u64 (ms), the reason (UTF-8, to the end)
+  pin            bundle version u64, bundle hash (32), identity public key (32)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pycore.app.browser.ffi import JsException, js_bytes, to_js
+from pycore.app.browser.ffi import JsException, to_js
 from pycore.envelope import HASH_SIZE, RECORD_ID_SIZE, SealedRecord
-from pycore.errors import FormatError, VellumError
-from pycore.public.bundle_public import Pin
+from pycore.errors import FormatError, StorageError
+from pycore.public.bundle_public import Pin, parse_bundle
 from pycore.sync.types import Batch, LocalRecord, OutboxEntry, Quarantine, StoreMeta
 
 STORE_FORMAT_V1 = 1
@@ -20,15 +43,13 @@ META_BUNDLE = "sync.bundle"
 META_PIN = "sync.pin"
 META_SETTINGS = "app.settings"
 
-_OP_RECORD, _OP_META_PUT, _OP_META_DELETE, _OP_INDEX_PUT, _OP_CLEAR = 1, 2, 3, 4, 5
-_KEEP, _SET, _DELETE = 0, 1, 2
-_FLAG_BASE, _FLAG_OUTBOX, _FLAG_QUARANTINE = 1, 2, 4
-_U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-_SEALED_HEAD = struct.Struct(">16sQIH")  # record id, revision, epoch, wrapped-key length (then key, u32 + content)
+_SEALED_HEAD = struct.Struct(">16sQIH")  # record id, revision, epoch, wrapped-key size (then key, u32 + content)
 _OUTBOX_HEAD = struct.Struct(">BQB")  # format, queued_at, number of sent hashes
 _QUARANTINE_HEAD = struct.Struct(">BQQ")  # format, revision, at (then the reason, UTF-8)
 _PIN = struct.Struct(">Q32s32s")
+
+# --- the codec --------------------------------------------------------------------------------------------------------
 
 
 def encode_sealed(record: SealedRecord) -> bytes:
@@ -120,76 +141,59 @@ def decode_pin(data: bytes) -> Pin:
     return Pin(version, digest, identity)
 
 
-def _part(data: bytes, pos: int) -> tuple[int, int]:
-    """(start, end) of the u32-length-prefixed part at ``pos``."""
-    if pos + 4 > len(data):
-        raise FormatError("the local database answered with truncated data")
-    (size,) = _U32.unpack_from(data, pos)
-    start = pos + 4
-    if start + size > len(data):
-        raise FormatError("the local database answered with truncated data")
-    return start, start + size
+# --- the bridge's plain values ----------------------------------------------------------------------------------------
+
+# One part of a record in a commit: bytes to set, None to delete, False to keep what is stored.
+Part = bytes | Literal[False] | None
+T = TypeVar("T")
 
 
-def _read_local(record_id: bytes, data: bytes, pos: int) -> tuple[LocalRecord | None, int]:
-    """One packed local entry (flags, then base / outbox / quarantine parts) from ``idb-store.js``."""
-    if pos >= len(data):
-        raise FormatError("the local database answered with truncated data")
-    flags = data[pos]
-    pos += 1
-    base = pending = quarantine = None
-    if flags & _FLAG_BASE:
-        start, pos = _part(data, pos)
-        base, end = _decode_sealed(data, start, pos)
-        if end != pos:
-            raise FormatError("a stored record has trailing bytes")
-    if flags & _FLAG_OUTBOX:
-        start, pos = _part(data, pos)
-        pending = decode_outbox(data[start:pos])
-    if flags & _FLAG_QUARANTINE:
-        start, pos = _part(data, pos)
-        quarantine = decode_quarantine(record_id, data[start:pos])
+def _part(changes: Mapping[bytes, T | None], record_id: bytes, encode: Callable[[T], bytes]) -> Part:
+    """What a commit does to one part of a record, from a ``Batch`` map of new values (``None``: remove it)."""
+    if record_id not in changes:
+        return False
+    value = changes[record_id]
+    return None if value is None else encode(value)
+
+
+def _answer(value: Any) -> Any:
+    """A list answer as Python values: a JsProxy converts in one call; stand-ins already answer in Python."""
+    to_py = getattr(value, "to_py", None)
+    return to_py() if to_py is not None else value
+
+
+def _malformed() -> FormatError:
+    return FormatError("the local database answered with unexpected data")
+
+
+def _blob(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise _malformed()
+
+
+def _items(value: Any, size: int) -> list[list[Any]]:
+    """An answer that is a list of ``size``-item lists."""
+    items = _answer(value)
+    if not isinstance(items, list) or any(not isinstance(i, list | tuple) or len(i) != size for i in items):
+        raise _malformed()
+    return [list(i) for i in items]
+
+
+def _local(record_id: bytes, parts: Sequence[Any]) -> LocalRecord | None:
+    """One stored entry's [base, outbox entry, quarantine note] as the engine's ``LocalRecord``."""
+    raw_base, raw_outbox, raw_quarantine = (_blob(p) for p in parts)
+    base = decode_sealed(raw_base) if raw_base is not None else None
+    pending = decode_outbox(raw_outbox) if raw_outbox is not None else None
+    quarantine = decode_quarantine(record_id, raw_quarantine) if raw_quarantine is not None else None
     for found in (base, pending):
         if found is not None and found.record_id != record_id:
             raise FormatError("a stored record sits under another id")
     if base is None and pending is None and quarantine is None:
-        return None, pos
-    return LocalRecord(record_id, base, pending, quarantine), pos
-
-
-Part = bytes | Literal[False] | None
-
-
-class _Ops:
-    """The packed operations of one ``idb-store.js`` commit."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def clear(self) -> None:
-        self.parts.append(bytes((_OP_CLEAR,)))
-
-    def record(self, record_id: bytes, base: Part, outbox: Part, quarantine: Part) -> None:
-        """Each of base / outbox / quarantine: bytes to set, ``None`` to delete, ``False`` to keep."""
-        self.parts.append(bytes((_OP_RECORD,)) + record_id)
-        for value in (base, outbox, quarantine):
-            if isinstance(value, bytes):
-                self.parts.append(bytes((_SET,)) + _U32.pack(len(value)) + value)
-            else:
-                self.parts.append(bytes((_DELETE if value is None else _KEEP,)))
-
-    def meta(self, name: str, value: bytes | None) -> None:
-        raw = name.encode("utf-8")
-        if value is None:
-            self.parts.append(bytes((_OP_META_DELETE,)) + _U16.pack(len(raw)) + raw)
-        else:
-            self.parts.append(bytes((_OP_META_PUT,)) + _U16.pack(len(raw)) + raw + _U32.pack(len(value)) + value)
-
-    def index(self, number: int, blob: bytes) -> None:
-        self.parts.append(bytes((_OP_INDEX_PUT,)) + _U16.pack(number) + _U32.pack(len(blob)) + blob)
-
-    def finish(self) -> bytes:
-        return b"".join(self.parts)
+        return None
+    return LocalRecord(record_id, base, pending, quarantine)
 
 
 @dataclass(frozen=True)
@@ -200,25 +204,41 @@ class StoreCounts:
 
 
 class StoreLock:
-    """An async lock held across every tab's crypto worker (Web Locks), with an in-worker lock in front of it.
+    """The store lock: an async lock held across every tab's crypto worker (Web Locks), with an in-worker lock in front
+    of it. Lock order: ``pycore.app.runtime``.
 
     The sync engine reads local records, decides, then commits; each tab's worker runs its own engine over the same
-    IndexedDB, so without this another tab's save could land between that read and that commit and be replaced."""
+    IndexedDB, so without this another tab's save could land between that read and that commit and be replaced.
+
+    Re-entrant within one asyncio task: an app command holds it across a whole read-decide-commit (a save that merges,
+    a key change that re-seals) and the engine steps it calls take it again; another task (the background reconcile,
+    a sync started meanwhile) waits."""
 
     def __init__(self, js: Any) -> None:
         self._js = js
         self._local = asyncio.Lock()
         self._release: Any = None
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
 
     async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            self._depth += 1
+            return
         await self._local.acquire()
         try:
             self._release = await self._js.acquireStoreLock()
         except BaseException:
             self._local.release()
             raise
+        self._owner, self._depth = task, 1
 
     async def __aexit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        self._owner = None
         release, self._release = self._release, None
         try:
             if release is not None:
@@ -250,14 +270,19 @@ class IdbStore:
 
     async def _call(self, name: str, *args: Any) -> Any:
         try:
-            return await getattr(self._js, name)(*args)
+            return await getattr(self._js, name)(*(to_js(arg) for arg in args))
         except JsException as exc:
-            raise VellumError(
-                f"The local database failed ({getattr(exc, 'name', 'Error')}).", code="storage_error"
-            ) from None
+            raise StorageError(f"The local database failed ({getattr(exc, 'name', 'Error')}).") from None
 
-    async def _commit_ops(self, ops: _Ops, *, records: bool) -> StoreCounts:
-        answer = await self._call("commit", to_js(ops.finish()))
+    async def _commit(
+        self,
+        *,
+        clear: bool = False,
+        records: Sequence[list[Any]] = (),
+        meta: Sequence[list[Any]] = (),
+        index: Sequence[list[Any]] = (),
+    ) -> StoreCounts:
+        answer = await self._call("commit", clear, list(records), list(meta), list(index))
         counts = StoreCounts(int(answer.generation), int(answer.outbox), int(answer.quarantine))
         if records:
             if counts.generation != self.seen_generation + 1:
@@ -269,16 +294,12 @@ class IdbStore:
     # --- sync.Store ---------------------------------------------------------------------------------------------------
 
     async def load_meta(self) -> dict[str, bytes]:
-        data = js_bytes(await self._call("loadMeta"))
         out: dict[str, bytes] = {}
-        pos = 0
-        while pos < len(data):
-            if pos + 2 > len(data):
-                raise FormatError("the local database answered with truncated data")
-            (size,) = _U16.unpack_from(data, pos)
-            name = data[pos + 2 : pos + 2 + size].decode("utf-8", "replace")
-            start, pos = _part(data, pos + 2 + size)
-            out[name] = data[start:pos]
+        for name, value in _items(await self._call("loadMeta"), 2):
+            blob = _blob(value)
+            if not isinstance(name, str) or blob is None:
+                raise _malformed()
+            out[name] = blob
         return out
 
     async def meta(self) -> StoreMeta:
@@ -292,66 +313,67 @@ class IdbStore:
             return {}
         if any(len(rid) != RECORD_ID_SIZE for rid in ids):
             raise FormatError("record ids are 16 bytes")
-        data = js_bytes(await self._call("get", to_js(b"".join(ids))))
+        found = _answer(await self._call("get", ids))
+        if not isinstance(found, list) or len(found) != len(ids):
+            raise _malformed()
         out: dict[bytes, LocalRecord] = {}
-        pos = 0
-        for rid in ids:
-            local, pos = _read_local(rid, data, pos)
+        for rid, parts in zip(ids, found, strict=True):
+            if parts is None:
+                continue
+            if not isinstance(parts, list | tuple) or len(parts) != 3:
+                raise _malformed()
+            local = _local(rid, parts)
             if local is not None:
                 out[rid] = local
-        if pos != len(data):
-            raise FormatError("the local database answered with unexpected data")
         return out
 
     async def scan(self, after: bytes | None, limit: int) -> list[LocalRecord]:
-        data = js_bytes(await self._call("scan", to_js(after) if after is not None else None, limit))
         out: list[LocalRecord] = []
-        pos = 0
-        while pos < len(data):
-            rid = data[pos : pos + RECORD_ID_SIZE]
-            local, pos = _read_local(rid, data, pos + RECORD_ID_SIZE)
+        for raw_id, *parts in _items(await self._call("scan", after, limit), 4):
+            rid = _blob(raw_id)
+            if rid is None or len(rid) != RECORD_ID_SIZE:
+                raise _malformed()
+            local = _local(rid, parts)
             if local is not None:
                 out.append(local)
         return out
 
     async def outbox(self, after: bytes | None, limit: int) -> list[OutboxEntry]:
-        data = js_bytes(await self._call("outbox", to_js(after) if after is not None else None, limit))
+        entries = _answer(await self._call("outbox", after, limit))
+        if not isinstance(entries, list):
+            raise _malformed()
         out: list[OutboxEntry] = []
-        pos = 0
-        while pos < len(data):
-            start, pos = _part(data, pos)
-            out.append(decode_outbox(data[start:pos]))
+        for value in entries:
+            blob = _blob(value)
+            if blob is None:
+                raise _malformed()
+            out.append(decode_outbox(blob))
         return out
 
     async def commit(self, batch: Batch, *, settings: bytes | None = None, clear: bool = False) -> None:
-        ops = _Ops()
-        if clear:
-            ops.clear()
         ids = list(dict.fromkeys([*batch.records, *batch.outbox, *batch.quarantine]))
-        for rid in ids:
-            base = batch.records.get(rid)
-            entry = batch.outbox.get(rid, False)
-            q = batch.quarantine.get(rid, False)
-            ops.record(
+        records: list[list[Any]] = [
+            [
                 rid,
-                encode_sealed(base) if base is not None else False,
-                encode_outbox(entry) if isinstance(entry, OutboxEntry) else (None if entry is None else False),
-                encode_quarantine(q) if isinstance(q, Quarantine) else (None if q is None else False),
-            )
+                encode_sealed(batch.records[rid]) if rid in batch.records else False,
+                _part(batch.outbox, rid, encode_outbox),
+                _part(batch.quarantine, rid, encode_quarantine),
+            ]
+            for rid in ids
+        ]
+        meta: list[list[Any]] = []
         if batch.cursor is not None:
-            ops.meta(META_CURSOR, batch.cursor.encode("ascii"))
+            meta.append([META_CURSOR, batch.cursor.encode("ascii")])
         if batch.bundle is not None:
-            from pycore.public.bundle_public import parse_bundle
-
-            ops.meta(META_BUNDLE, batch.bundle)
-            ops.meta(META_PIN, encode_pin(Pin.of(parse_bundle(batch.bundle))))
+            meta.append([META_BUNDLE, batch.bundle])
+            meta.append([META_PIN, encode_pin(Pin.of(parse_bundle(batch.bundle)))])
         if settings is not None:
-            ops.meta(META_SETTINGS, settings)
+            meta.append([META_SETTINGS, settings])
         if clear:
             self.seen_generation = 0
             self.foreign_writes = False
             self.touched.clear()
-        await self._commit_ops(ops, records=bool(ids))
+        await self._commit(clear=clear, records=records, meta=meta)
         self.touched.update(ids)
 
     def take_touched(self) -> set[bytes]:
@@ -362,29 +384,21 @@ class IdbStore:
     # --- notebook.IndexStore ------------------------------------------------------------------------------------------
 
     async def load_index(self) -> dict[int, bytes]:
-        data = js_bytes(await self._call("loadIndex"))
         out: dict[int, bytes] = {}
-        pos = 0
-        while pos < len(data):
-            if pos + 2 > len(data):
-                raise FormatError("the local database answered with truncated data")
-            (number,) = _U16.unpack_from(data, pos)
-            start, pos = _part(data, pos + 2)
-            out[number] = data[start:pos]
+        for number, value in _items(await self._call("loadIndex"), 2):
+            blob = _blob(value)
+            if not isinstance(number, int) or blob is None:
+                raise _malformed()
+            out[number] = blob
         return out
 
     async def save_index(self, shards: Mapping[int, bytes]) -> None:
-        ops = _Ops()
-        for number, blob in sorted(shards.items()):
-            ops.index(number, blob)
-        await self._commit_ops(ops, records=False)
+        await self._commit(index=[[number, blob] for number, blob in sorted(shards.items())])
 
     # --- the rest -----------------------------------------------------------------------------------------------------
 
     async def save_settings(self, settings: bytes) -> None:
-        ops = _Ops()
-        ops.meta(META_SETTINGS, settings)
-        await self._commit_ops(ops, records=False)
+        await self._commit(meta=[[META_SETTINGS, settings]])
 
     async def clear(self) -> None:
         """Forget the account's local data (records, outbox, index, settings); the device keys stay."""
@@ -398,5 +412,3 @@ class IdbStore:
             self.seen_generation = counts.generation
         self.last = counts
         return counts
-
-

@@ -7,27 +7,22 @@ from typing import Any
 
 from pycore import primitives
 from pycore.app.browser.ffi import JsException, js_bytes, to_js
-from pycore.errors import DecryptionError, VellumError
+from pycore.errors import DecryptionError, DeviceKeyUnavailable
+from pycore.public import limits
 
-DEVICE_ID_SIZE = 16
+DEVICE_ID_SIZE = limits.DEVICE_ID_SIZE
 AES_GCM_IV_SIZE = 12
 AES_GCM_TAG_SIZE = 16
 MAX_WRAPPED_SECRET = 4096  # what a device key wraps is a seed or a key: small by construction
 
 
-class DeviceKeyError(VellumError):
-    """This browser's device key is missing, damaged or not supported. Unlock with your passphrase instead."""
-
-    code = "device_key_unavailable"
-
-
-def _device_error(exc: JsException, doing: str) -> DeviceKeyError:
+def _device_error(exc: JsException, doing: str) -> DeviceKeyUnavailable:
     name = str(getattr(exc, "name", "Error"))
     if name == "NotSupportedError":
-        return DeviceKeyError("This browser cannot hold a Vellum device key (WebCrypto Ed25519 is missing).")
+        return DeviceKeyUnavailable("This browser cannot hold a Vellum device key (WebCrypto Ed25519 is missing).")
     if name == "InvalidStateError":
-        return DeviceKeyError("This device has no device key yet.")
-    return DeviceKeyError(f"The device key could not {doing} ({name}).")
+        return DeviceKeyUnavailable("This device has no device key yet.")
+    return DeviceKeyUnavailable(f"The device key could not {doing} ({name}).")
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ def _info(js_info: Any) -> DeviceInfo:
     device_id = js_bytes(js_info.deviceId)
     public = js_bytes(js_info.signPublic)
     if len(device_id) != DEVICE_ID_SIZE or len(public) != primitives.SIGN_PUBLIC_KEY_SIZE:
-        raise DeviceKeyError("The stored device key is damaged.")
+        raise DeviceKeyUnavailable("The stored device key is damaged.")
     return DeviceInfo(device_id, public, int(js_info.createdAt), bool(js_info.created))
 
 
@@ -79,13 +74,13 @@ class WebCryptoDeviceWrapper:
 
     async def wrap(self, secret: bytes, aad: bytes) -> bytes:
         if len(secret) > MAX_WRAPPED_SECRET:
-            raise DeviceKeyError("The device key wraps keys, not data.")
+            raise DeviceKeyUnavailable("The device key wraps keys, not data.")
         try:
             blob = js_bytes(await self._js.wrap(to_js(bytes(secret)), to_js(bytes(aad))))
         except JsException as exc:
             raise _device_error(exc, "wrap a key") from None
         if len(blob) != AES_GCM_IV_SIZE + len(secret) + AES_GCM_TAG_SIZE:
-            raise DeviceKeyError("The device key returned a malformed wrapped key.")
+            raise DeviceKeyUnavailable("The device key returned a malformed wrapped key.")
         return blob
 
     async def unwrap(self, blob: bytes, aad: bytes) -> bytes:
@@ -125,7 +120,7 @@ class WebCryptoSigner:
         except JsException as exc:
             raise _device_error(exc, "sign") from None
         if len(signature) != primitives.SIGNATURE_SIZE:
-            raise DeviceKeyError("The device key returned a malformed signature.")
+            raise DeviceKeyUnavailable("The device key returned a malformed signature.")
         return signature
 
 
