@@ -37,8 +37,11 @@ unit: $(VENV)/.installed $(VECTORS)/.fetched
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
+# The suite in a shuffled order (pytest-randomly; the browser tests still last, tests/conftest.py) from a fixed seed,
+# printed in pytest's header (hence no -q). `make test SEED=n` runs another order; `pytest -p no:randomly` file order.
+SEED ?= 20261209
 test: lint $(VECTORS)/.fetched web-assets chromium
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -p randomly -p no:cacheprovider --randomly-seed=$(SEED)
 
 bench: $(VENV)/.installed web-assets chromium
 	$(PY) -m bench.run

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pycore import primitives
@@ -237,7 +237,3 @@ class Runtime:
         if not primitives.memcmp(box.public, entry.box_public):
             return None
         return Unlocked(unlocked.bundle, entry.slot_id, box, unlocked.login)
-
-    async def forget_device_factor(self) -> None:
-        session = self.require()
-        await self.save_settings(replace(session.settings, device_factor=None))

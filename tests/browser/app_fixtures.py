@@ -5,11 +5,13 @@ nothing mocked. Controls are found by their accessible names, the way a screen r
   every CSP violation the page, its crypto worker and the service worker saw);
 - ``RestartableRelay``: a relay on a fixed port that can be stopped and started again on the same data (airplane
   mode: the origin, so the service worker, IndexedDB and the signed requests' origin, must not change);
-- ``scan_*``: look for plaintext markers in IndexedDB, Cache Storage, Web Storage and the relay's SQLite files.
+- ``scan_*``: look for plaintext markers in IndexedDB, Cache Storage, Web Storage and the relay's SQLite files;
+- ``seed_account``: an account registered, and filled with notes, by the CPython client (another device).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -17,6 +19,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,26 @@ SERVICE_WORKER_VIOLATIONS = """async () => {
     worker.postMessage({ type: "csp-violations" }, [channel.port2]);
     setTimeout(() => resolve(null), 5000);
   });
+}"""
+
+
+# Arms window.__syncRoundEnded: true once the sync status line has been "syncing" and then stopped. Each mutation
+# record holds the value before it, so the values set are the next records' old values and, last, the current one.
+WATCH_SYNC_ROUND = """() => {
+  const status = document.getElementById("sync-status");
+  window.__syncRoundObserver?.disconnect();
+  window.__syncRoundEnded = false;
+  let started = false;
+  const observer = new MutationObserver((records) => {
+    const values = [...records.slice(1).map((record) => record.oldValue), status.dataset.syncing];
+    for (const value of values) {
+      if (value === "true") started = true;
+      else if (started) window.__syncRoundEnded = true;
+    }
+    if (window.__syncRoundEnded) observer.disconnect();
+  });
+  observer.observe(status, { attributes: true, attributeFilter: ["data-syncing"], attributeOldValue: true });
+  window.__syncRoundObserver = observer;
 }"""
 
 
@@ -255,6 +278,13 @@ class Vellum:
     def sync_now(self) -> None:
         self.button("Sync now").click()
 
+    def sync_round(self, timeout: int = SYNC_TIMEOUT_MS) -> None:
+        """Press "Sync now" and wait until a sync that started after the press has ended (the status line's
+        ``data-syncing`` goes to "true", then back to "false"), whatever it achieved."""
+        self.page.evaluate(WATCH_SYNC_ROUND)
+        self.sync_now()
+        self.page.wait_for_function("() => window.__syncRoundEnded === true", timeout=timeout)
+
     # --- screenshots
 
     def capture(self, name: str) -> list[Path]:
@@ -359,7 +389,7 @@ class RestartableRelay:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("vellum serve did not start")
-            time.sleep(0.1)
+            time.sleep(0.1)  # a process that starts listening sends no event: poll its health route
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -490,3 +520,41 @@ def scan_browser_storage(page: Page, markers: Iterable[str]) -> dict[str, Any]:
     table = {marker: [v.decode("latin-1") for v in variants] for marker, variants in needles(markers).items()}
     found: dict[str, Any] = page.evaluate(SCAN_BROWSER_STORAGE, table)
     return found
+
+
+# --- an account made by another device (the CPython client) -----------------------------------------------------------
+
+
+@dataclass
+class Seeded:
+    username: str
+    passphrase: str
+    notes: dict[str, str]
+    recovery_words: list[str]
+
+
+def seed_account(
+    base_url: str, origin: str, username: str, passphrase: str, notes: dict[str, str], *, age_days: float = 0.0
+) -> Seeded:
+    """Register an account with the CPython client and push ``notes``. With ``age_days`` the client's clock runs that
+    far behind (the relay's clock_skew answer gives it the offset for requests), so the account's keys were "last
+    rotated" that long ago and a scheduled rotation is due."""
+    from pycore.client.client import Client
+
+    async def run() -> Seeded:
+        client = await Client.register(
+            base_url, username, passphrase, origin=origin, clock=lambda: time.time() - age_days * 86_400
+        )
+        try:
+            words = list(client.recovery_phrase or [])
+            for title, body in notes.items():
+                await client.save_note(title, body)
+            report = await client.sync()
+            assert report is not None
+            return Seeded(username, passphrase, notes, words)
+        finally:
+            client.close()
+
+    # Playwright's sync API keeps an event loop running in this thread: the client gets a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()

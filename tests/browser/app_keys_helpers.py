@@ -1,6 +1,6 @@
 """Helpers for the key-lifecycle end-to-end tests (``test_app_keys*.py``): the Settings key panels, the passphrase
-dialog, the recover screen and passkeys through a CDP virtual authenticator, all driven by accessible names; and a
-CPython client (``pycore.client``) to seed an account with many notes.
+dialog, the recover screen and passkeys through a CDP virtual authenticator, all driven by accessible names; and the
+relay's database as a test reads it (``seed_account``, an account seeded by the CPython client, is in app_fixtures).
 
 Nothing here talks to the crypto worker behind the page's back except to read what a test checks (note bodies,
 rotation status): the flows themselves go through the UI.
@@ -8,13 +8,9 @@ rotation status): the flows themselves go through the UI.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -225,41 +221,3 @@ def epochs(database: Path, account_id: bytes) -> dict[int, int]:
             "SELECT key_epoch, COUNT(*) FROM records WHERE account_id = ? GROUP BY key_epoch", (account_id,)
         ).fetchall()
     return {int(epoch): int(n) for epoch, n in rows}
-
-
-# --- a CPython device that seeds an account -----------------------------------------------------------------------
-
-
-@dataclass
-class Seeded:
-    username: str
-    passphrase: str
-    notes: dict[str, str]
-    recovery_words: list[str]
-
-
-def seed_account(
-    base_url: str, origin: str, username: str, passphrase: str, notes: dict[str, str], *, age_days: float = 0.0
-) -> Seeded:
-    """Register an account with the CPython client and push ``notes``. With ``age_days`` the client's clock runs that
-    far behind (the relay's clock_skew answer gives it the offset for requests), so the account's keys were "last
-    rotated" that long ago and a scheduled rotation is due."""
-    from pycore.client.client import Client
-
-    async def run() -> Seeded:
-        client = await Client.register(
-            base_url, username, passphrase, origin=origin, clock=lambda: time.time() - age_days * 86_400
-        )
-        try:
-            words = list(client.recovery_phrase or [])
-            for title, body in notes.items():
-                await client.save_note(title, body)
-            report = await client.sync()
-            assert report is not None
-            return Seeded(username, passphrase, notes, words)
-        finally:
-            client.close()
-
-    # Playwright's sync API keeps an event loop running in this thread: the client gets a thread of its own.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, run()).result()

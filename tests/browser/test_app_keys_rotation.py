@@ -20,7 +20,7 @@ from typing import Any
 from playwright.sync_api import Browser, expect
 
 from tests.backend.live import LiveRelay
-from tests.browser.app_fixtures import PASSPHRASE, Vellum, new_context, unique
+from tests.browser.app_fixtures import PASSPHRASE, Vellum, new_context, seed_account, unique
 from tests.browser.app_keys_helpers import (
     LONG_TIMEOUT_MS,
     account_row,
@@ -30,7 +30,6 @@ from tests.browser.app_keys_helpers import (
     open_settings,
     progressbar,
     quiet_capture,
-    seed_account,
     wait_background_done,
 )
 
@@ -38,6 +37,7 @@ NOTES = 2000
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 90.0, every: float = 0.2) -> Any:
+    """Poll ``check`` until it holds: for the relay's database, which changes without telling the test."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()

@@ -73,8 +73,9 @@ UNLOCKED_CASES: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(app: AppPage) -> Any:
+    """The module's page, its testing worker locked and with a device key, whatever an earlier test left."""
     result(app.page, "account.lock")
     result(app.page, "device.init")
     return app.page
