@@ -42,8 +42,8 @@ def username_field(body: dict[str, Any]) -> str:
 def new_username_field(body: dict[str, Any]) -> str:
     """The ``username`` of a new account: the sign-in rule, then the narrower sign-up rule
     (``limits.is_new_username``)."""
-    name = limits.normalize_username(jsonio.text(body, "username", max_length=limits.USERNAME_INPUT_MAX_LENGTH))
-    if name is None or not limits.is_new_username(name):
+    name = username_field(body)
+    if not limits.is_new_username(name):
         raise ApiError(
             "bad_username",
             400,

@@ -1,6 +1,7 @@
 """The key lifecycle in Chromium with 10,000 notes of about 1 KiB: the worker's ``keys.*`` commands (docs/worker-api.md,
 "Key lifecycle") against a real ``vellum serve``, measured from the page, with the worker's own split of each command
-into local work and time spent waiting for the relay (``App.timings``: ``keys_<cmd>_local_ms`` / ``_network_ms``).
+into local work and time spent waiting for the relay (``Runtime.timings`` of pycore/app/runtime.py:
+``keys_<cmd>_local_ms`` / ``_network_ms``).
 
 Set-up: the CPython client (``pycore.client``) registers an account and pushes the notes (its device, "Seeder", is the
 one revoked below); a fresh Chromium profile signs in (first sync of every note). Then, in this order:

@@ -107,9 +107,9 @@ export function messageFor(error) {
   return FALLBACK;
 }
 
-export function quarantineMessage(code, fallback) {
+export function quarantineMessage(code) {
   if (code && Object.hasOwn(QUARANTINE, code)) return QUARANTINE[code];
-  return fallback || "The server sent a version of this note that Vellum refused; the last good version is kept.";
+  return "The server sent a version of this note that Vellum refused; the last good version is kept.";
 }
 
 export function isNetworkError(error) {

@@ -193,30 +193,27 @@ export async function outbox(after, limit) {
   return values.map((value) => value.o);
 }
 
-// Every named value of meta: [[name, Uint8Array], ...] (GENERATION is this module's own and left out).
-export async function loadMeta() {
+// Every entry of a key-value object store whose key has type `keyType`: [[key, Uint8Array], ...] in key order.
+async function entries(name, keyType) {
   const db = await openDatabase();
-  const tx = db.transaction(META, "readonly");
-  const store = tx.objectStore(META);
+  const tx = db.transaction(name, "readonly");
+  const store = tx.objectStore(name);
   const [keys, values] = await Promise.all([promised(store.getAllKeys()), promised(store.getAll()), completed(tx)]);
   const out = [];
   keys.forEach((key, i) => {
-    if (typeof key === "string" && values[i] instanceof Uint8Array) out.push([key, values[i]]);
+    if (typeof key === keyType && values[i] instanceof Uint8Array) out.push([key, values[i]]);
   });
   return out;
 }
 
+// Every named value of meta: [[name, Uint8Array], ...] (GENERATION is this module's own number and left out).
+export function loadMeta() {
+  return entries(META, "string");
+}
+
 // Every index shard: [[shard number, Uint8Array], ...] in shard order.
-export async function loadIndex() {
-  const db = await openDatabase();
-  const tx = db.transaction(INDEX, "readonly");
-  const store = tx.objectStore(INDEX);
-  const [keys, values] = await Promise.all([promised(store.getAllKeys()), promised(store.getAll()), completed(tx)]);
-  const out = [];
-  keys.forEach((key, i) => {
-    if (typeof key === "number" && values[i] instanceof Uint8Array) out.push([key, values[i]]);
-  });
-  return out;
+export function loadIndex() {
+  return entries(INDEX, "number");
 }
 
 // {generation, outbox, quarantine, records}: cheap, for the sync status and to notice another tab's writes.

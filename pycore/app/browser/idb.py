@@ -355,7 +355,7 @@ class IdbStore:
         records: list[list[Any]] = [
             [
                 rid,
-                encode_sealed(batch.records[rid]) if rid in batch.records else False,
+                _part(batch.records, rid, encode_sealed),
                 _part(batch.outbox, rid, encode_outbox),
                 _part(batch.quarantine, rid, encode_quarantine),
             ]
